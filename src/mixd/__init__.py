@@ -1,0 +1,1 @@
+"""mixd: an XMPP server whose group chat is MIX."""

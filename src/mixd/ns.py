@@ -1,0 +1,26 @@
+"""Every XML namespace mixd uses, written once.
+
+Code elsewhere imports these names; a namespace literal anywhere else is a bug
+waiting for a typo.
+"""
+
+from typing import Final
+
+XML: Final = "http://www.w3.org/XML/1998/namespace"
+STREAM: Final = "http://etherx.jabber.org/streams"
+CLIENT: Final = "jabber:client"
+SERVER: Final = "jabber:server"
+STREAMS_ERR: Final = "urn:ietf:params:xml:ns:xmpp-streams"
+STANZAS_ERR: Final = "urn:ietf:params:xml:ns:xmpp-stanzas"
+TLS: Final = "urn:ietf:params:xml:ns:xmpp-tls"
+SASL: Final = "urn:ietf:params:xml:ns:xmpp-sasl"
+BIND: Final = "urn:ietf:params:xml:ns:xmpp-bind"
+SESSION: Final = "urn:ietf:params:xml:ns:xmpp-session"
+COMPRESS: Final = "http://jabber.org/protocol/compress"
+STREAM_LIMITS: Final = "urn:xmpp:stream-limits:0"
+
+PING: Final = "urn:xmpp:ping"
+DISCO_INFO: Final = "http://jabber.org/protocol/disco#info"
+DISCO_ITEMS: Final = "http://jabber.org/protocol/disco#items"
+DATA_FORMS: Final = "jabber:x:data"
+VERSION: Final = "jabber:iq:version"

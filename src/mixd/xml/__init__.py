@@ -1,0 +1,1 @@
+"""Sans-I/O restricted XML: streaming parser and serializer."""
