@@ -1,0 +1,173 @@
+"""Wiring: configuration -> storage -> server core -> modules -> listeners."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import ssl
+import sys
+from dataclasses import dataclass, field
+
+from mixd.config import Config
+from mixd.core.auth_limits import FailureLimiter
+from mixd.core.module import Module
+from mixd.core.server import Server, Stores
+from mixd.core.sessions import SessionManager
+from mixd.errors import StreamErrorCondition
+from mixd.logfmt import log_event, use_json
+from mixd.net.c2s import C2SConnection, ConnectionPolicy
+from mixd.net.tls import certificate_fingerprint, ensure_certificate, server_ssl_context
+from mixd.services.disco import DiscoModule
+from mixd.services.ping import PingModule
+from mixd.services.presence import PresenceModule
+from mixd.storage.sqlite.accounts import SQLiteAccountStore
+from mixd.storage.sqlite.database import SQLiteDatabase
+from mixd.stream.c2s import C2SSettings
+from mixd.xml.parser import Limits
+
+log = logging.getLogger("mixd")
+
+MODULES: tuple[type[Module], ...] = (DiscoModule, PingModule, PresenceModule)
+
+
+def setup_logging(config: Config) -> None:
+    use_json(config.log.format == "json")
+    logging.basicConfig(
+        level=config.log.level.upper(),
+        stream=sys.stderr,
+        format="%(asctime)s %(levelname)s %(name)s %(message)s",
+    )
+
+
+def open_database(config: Config) -> SQLiteDatabase:
+    return SQLiteDatabase(config.sqlite_path)
+
+
+def c2s_settings(config: Config) -> C2SSettings:
+    c = config.c2s
+    return C2SSettings(
+        hosts=frozenset(config.server.hosts),
+        mechanisms=tuple(config.auth.mechanisms),
+        tls_available=True,
+        starttls_required=c.starttls_required,
+        preauth_limits=Limits(max_bytes=c.max_stanza_bytes_preauth, max_depth=c.max_depth),
+        limits=Limits(max_bytes=c.max_stanza_bytes, max_depth=c.max_depth),
+        idle_seconds=int(c.idle_timeout),
+        decoy_secret=os.urandom(32),
+    )
+
+
+@dataclass
+class App:
+    config: Config
+    ssl_context: ssl.SSLContext | None = None  # default: from [tls] or a generated cert
+    server: Server | None = None
+    db: SQLiteDatabase | None = None
+    c2s_port: int = 0
+    direct_tls_port: int = 0
+    _listeners: list[asyncio.Server] = field(default_factory=list)
+
+    async def start(self) -> None:
+        config = self.config
+        self.db = open_database(config)
+        await self.db.open()
+        hosts = frozenset(config.server.hosts)
+        sessions = SessionManager(
+            config.c2s.max_resources_per_account, config.c2s.resource_conflict
+        )
+        self.server = Server(hosts, sessions, Stores(SQLiteAccountStore(self.db)))
+        for module_type in MODULES:
+            await self.server.load(module_type(self.server))
+        ctx = self.ssl_context or self._tls_context()
+        policy = ConnectionPolicy(
+            settings=c2s_settings(config),
+            ssl_context=ctx,
+            limiter=FailureLimiter(
+                config.auth.max_failures, config.auth.failure_window, config.auth.lockout
+            ),
+            preauth_timeout=config.c2s.preauth_timeout,
+            idle_timeout=config.c2s.idle_timeout,
+            max_output_buffer=config.c2s.max_output_buffer,
+        )
+        self.c2s_port = await self._listen(policy, config.c2s.port, None)
+        if config.c2s.direct_tls_port >= 0:
+            self.direct_tls_port = await self._listen(policy, config.c2s.direct_tls_port, ctx)
+        log_event(
+            log,
+            "started",
+            hosts=",".join(sorted(hosts)),
+            c2s=self.c2s_port,
+            direct_tls=self.direct_tls_port or None,
+            database=config.sqlite_path,
+        )
+
+    def _tls_context(self) -> ssl.SSLContext:
+        tls = self.config.tls
+        if tls.certificate is not None and tls.key is not None:
+            cert, key = tls.certificate, tls.key
+        else:
+            cert, key = ensure_certificate(self.config.server.data_dir, self.config.server.hosts)
+            log_event(log, "tls_certificate", path=cert, sha256=certificate_fingerprint(cert))
+        return server_ssl_context(cert, key, tls.min_version)
+
+    async def _listen(
+        self, policy: ConnectionPolicy, port: int, direct_tls: ssl.SSLContext | None
+    ) -> int:
+        server = self.server
+        assert server is not None
+        loop = asyncio.get_running_loop()
+        listener = await loop.create_server(
+            lambda: C2SConnection(server, policy, direct_tls=direct_tls is not None),
+            host=list(self.config.c2s.bind),
+            port=port,
+            ssl=direct_tls,
+            ssl_handshake_timeout=policy.preauth_timeout if direct_tls else None,
+        )
+        self._listeners.append(listener)
+        return int(listener.sockets[0].getsockname()[1])
+
+    def connections(self) -> set[C2SConnection]:
+        if self.server is None:
+            return set()
+        found: set[C2SConnection] = self.server.__dict__.get("c2s_connections", set())
+        return found
+
+    async def stop(self) -> None:
+        """Graceful shutdown: stop accepting, tell every client, close storage."""
+        for listener in self._listeners:
+            listener.close()
+        for conn in list(self.connections()):
+            conn.close_stream(StreamErrorCondition.SYSTEM_SHUTDOWN, "server shutting down")
+        for listener in self._listeners:
+            await listener.wait_closed()
+        self._listeners.clear()
+        if self.server is not None:
+            await self.server.unload_all()
+        if self.db is not None:
+            await self.db.close()
+        log_event(log, "stopped")
+
+
+async def serve(config: Config) -> None:
+    app = App(config)
+    await app.start()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await stop.wait()
+    finally:
+        await app.stop()
+
+
+def run(config: Config) -> None:
+    setup_logging(config)
+    try:
+        import uvloop
+
+        uvloop.run(serve(config))
+    except ImportError:
+        asyncio.run(serve(config))

@@ -1,0 +1,117 @@
+"""The `mixd` command: run the server, manage accounts, check configuration."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import sys
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+from mixd.app import open_database, run
+from mixd.config import Config, ConfigError, load_config
+from mixd.services.accounts import AccountError, AccountService
+from mixd.storage.errors import AccountExists, AccountNotFound, StorageError
+from mixd.storage.sqlite.accounts import SQLiteAccountStore
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="mixd", description="XMPP server with MIX group chat")
+    parser.add_argument("--config", type=Path, help="TOML configuration file")
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("run", help="start the server")
+    user = sub.add_parser("user", help="manage accounts").add_subparsers(
+        dest="action", required=True
+    )
+    for action in ("add", "passwd"):
+        p = user.add_parser(action, help=f"{action} an account (password read from stdin/tty)")
+        p.add_argument("jid", help="user@host")
+        p.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
+    user.add_parser("delete", help="delete an account").add_argument("jid")
+    user.add_parser("list", help="list accounts").add_argument("host", nargs="?")
+    check = sub.add_parser("config", help="configuration").add_subparsers(
+        dest="action", required=True
+    )
+    check.add_parser("check", help="validate the configuration and exit")
+    # `mixd run --config X` reads naturally too.
+    for p in (sub.choices["run"], *user.choices.values(), *check.choices.values()):
+        p.add_argument("--config", type=Path, default=argparse.SUPPRESS)
+    return parser
+
+
+def _read_password(from_stdin: bool) -> str:
+    if from_stdin or not sys.stdin.isatty():
+        return sys.stdin.readline().rstrip("\n")
+    first = getpass.getpass("Password: ")
+    if first != getpass.getpass("Repeat password: "):
+        raise AccountError("passwords do not match")
+    return first
+
+
+async def _with_accounts(
+    config: Config, action: Callable[[AccountService], Awaitable[None]]
+) -> None:
+    db = open_database(config)
+    await db.open()
+    try:
+        service = AccountService(
+            SQLiteAccountStore(db), frozenset(config.server.hosts), config.auth.scram_iterations
+        )
+        await action(service)
+    finally:
+        await db.close()
+
+
+def _user_command(config: Config, args: argparse.Namespace) -> None:
+    async def act(service: AccountService) -> None:
+        if args.action == "list":
+            hosts = [args.host] if args.host else sorted(config.server.hosts)
+            for host in hosts:
+                for name in await service.list(host):
+                    print(f"{name}@{host}")
+            return
+        jid = service.parse_account(args.jid)
+        if args.action == "add":
+            await service.add(jid, _read_password(args.password_stdin))
+            print(f"created {jid}")
+        elif args.action == "passwd":
+            await service.set_password(jid, _read_password(args.password_stdin))
+            print(f"password changed for {jid}")
+        else:
+            await service.delete(jid)
+            print(f"deleted {jid}")
+
+    asyncio.run(_with_accounts(config, act))
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        config = load_config(args.config)
+    except ConfigError as exc:
+        print(f"mixd: configuration error: {exc}", file=sys.stderr)
+        return 2
+    try:
+        if args.command == "run":
+            run(config)
+        elif args.command == "config":
+            print(f"configuration OK ({args.config or 'defaults'})")
+        else:
+            _user_command(config, args)
+    except AccountExists as exc:
+        print(f"mixd: account already exists: {exc}", file=sys.stderr)
+        return 1
+    except AccountNotFound as exc:
+        print(f"mixd: no such account: {exc}", file=sys.stderr)
+        return 1
+    except (AccountError, StorageError) as exc:
+        print(f"mixd: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,184 @@
+"""Typed server configuration, read from one TOML file.
+
+The sections are frozen dataclasses; each option's type and limits are in its annotation
+and :mod:`mixd.config_schema` enforces them, so a mistyped or out-of-range option stops the
+server at start-up with a message naming the key instead of failing later.
+docs/configuration.md documents every option (a test keeps the two in step).
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Annotated, Any, Literal, get_type_hints
+
+from mixd.config_schema import (
+    Bound,
+    ConfigError,
+    Each,
+    NonEmpty,
+    Unique,
+    build_section,
+    check_bare_jid,
+    check_host,
+    check_ip,
+)
+
+__all__ = [
+    "AuthConfig",
+    "C2SConfig",
+    "Config",
+    "ConfigError",
+    "LogConfig",
+    "ServerConfig",
+    "StorageConfig",
+    "TLSConfig",
+    "load_config",
+    "parse_config",
+]
+
+Port = Annotated[int, Bound(ge=0, le=65535)]
+Seconds = Annotated[float, Bound(gt=0)]
+Mechanism = Literal["SCRAM-SHA-256", "SCRAM-SHA-1", "PLAIN"]
+
+
+@dataclass(frozen=True, slots=True)
+class ServerConfig:
+    """[server]: which domains this server is, and where it keeps its state."""
+
+    hosts: Annotated[tuple[str, ...], Each(check_host), NonEmpty(), Unique()] = ("localhost",)
+    data_dir: Path = Path("mixd-data")
+    admins: Annotated[tuple[str, ...], Each(check_bare_jid), Unique()] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class C2SConfig:
+    """[c2s]: client listeners and the per-connection limits that protect the server."""
+
+    bind: Annotated[tuple[str, ...], Each(check_ip), NonEmpty(), Unique()] = ("127.0.0.1",)
+    port: Port = 5222
+    direct_tls_port: Annotated[int, Bound(ge=-1, le=65535)] = 5223
+    starttls_required: bool = True
+    max_stanza_bytes: Annotated[int, Bound(ge=1024)] = 262144
+    max_stanza_bytes_preauth: Annotated[int, Bound(ge=1024)] = 8192
+    max_depth: Annotated[int, Bound(ge=8)] = 64
+    preauth_timeout: Seconds = 30.0
+    idle_timeout: Seconds = 600.0
+    max_resources_per_account: Annotated[int, Bound(ge=1)] = 10
+    resource_conflict: Literal["replace", "refuse"] = "replace"
+    max_output_buffer: Annotated[int, Bound(ge=4096)] = 1048576
+
+
+@dataclass(frozen=True, slots=True)
+class TLSConfig:
+    """[tls]: None for certificate and key means a generated self-signed pair."""
+
+    certificate: Path | None = None
+    key: Path | None = None
+    min_version: Literal["1.2", "1.3"] = "1.2"
+
+
+@dataclass(frozen=True, slots=True)
+class AuthConfig:
+    """[auth]: SASL mechanisms offered and the brute-force lockout."""
+
+    mechanisms: Annotated[tuple[Mechanism, ...], NonEmpty(), Unique()] = (
+        "SCRAM-SHA-256",
+        "SCRAM-SHA-1",
+        "PLAIN",
+    )
+    scram_iterations: Annotated[int, Bound(ge=4096)] = 4096
+    max_failures: Annotated[int, Bound(ge=1)] = 5
+    failure_window: Seconds = 60.0
+    lockout: Seconds = 60.0
+
+
+@dataclass(frozen=True, slots=True)
+class StorageConfig:
+    """[storage]: None for sqlite_path means ``<data_dir>/mixd.sqlite``."""
+
+    backend: Literal["sqlite"] = "sqlite"
+    sqlite_path: Path | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class LogConfig:
+    """[log]: verbosity and line format."""
+
+    level: Literal["debug", "info", "warning", "error"] = "info"
+    format: Literal["logfmt", "json"] = "logfmt"
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    """The whole configuration; each field is a TOML section of the same name.
+
+    Build it with :func:`load_config` or :func:`parse_config`: constructing it directly
+    skips validation and leaves relative paths unresolved.
+    """
+
+    server: ServerConfig = ServerConfig()
+    c2s: C2SConfig = C2SConfig()
+    tls: TLSConfig = TLSConfig()
+    auth: AuthConfig = AuthConfig()
+    storage: StorageConfig = StorageConfig()
+    log: LogConfig = LogConfig()
+
+    @property
+    def sqlite_path(self) -> Path:
+        """The database file, whether configured or defaulted under data_dir."""
+        return self.storage.sqlite_path or self.server.data_dir / "mixd.sqlite"
+
+
+def load_config(path: Path | None) -> Config:
+    """Read and validate a TOML file; None gives the defaults (paths relative to the cwd)."""
+    if path is None:
+        return parse_config({}, "<defaults>", base_dir=Path.cwd())
+    try:
+        with open(path, "rb") as f:
+            data = tomllib.load(f)
+    except OSError as exc:
+        raise ConfigError(f"cannot read configuration: {exc.strerror}", str(path)) from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"invalid TOML: {exc}", str(path)) from None
+    return parse_config(data, str(path), base_dir=Path(path).absolute().parent)
+
+
+def parse_config(data: dict[str, Any], source: str, *, base_dir: Path | None = None) -> Config:
+    """Validate already-parsed TOML; source prefixes error messages.
+
+    Relative paths resolve against base_dir (the config file's directory when called from
+    load_config), or the current directory when it is not given.
+    """
+    base = (base_dir or Path.cwd()).absolute()
+    hints = get_type_hints(Config)
+    sections = {f.name: hints[f.name] for f in fields(Config)}
+    try:
+        for name in data:
+            if name not in sections:
+                raise ConfigError(f"unknown section '{name}'")
+        config = Config(
+            **{
+                name: build_section(cls, name, data.get(name, {}), base)
+                for name, cls in sections.items()
+            }
+        )
+        _check_across(config)
+    except ConfigError as exc:
+        raise ConfigError(exc.detail, source) from None
+    return config
+
+
+def _check_across(config: Config) -> None:
+    """Rules that involve more than one option."""
+    c2s, tls = config.c2s, config.tls
+    if c2s.max_stanza_bytes_preauth > c2s.max_stanza_bytes:
+        raise ConfigError("c2s.max_stanza_bytes_preauth: must not exceed c2s.max_stanza_bytes")
+    if c2s.max_output_buffer < c2s.max_stanza_bytes:
+        raise ConfigError("c2s.max_output_buffer: must be at least c2s.max_stanza_bytes")
+    if c2s.port != 0 and c2s.direct_tls_port == c2s.port:
+        raise ConfigError("c2s.direct_tls_port: must differ from c2s.port")
+    if (tls.certificate is None) != (tls.key is None):
+        unset, other = ("key", "certificate") if tls.key is None else ("certificate", "key")
+        raise ConfigError(f"tls.{unset}: must be set when tls.{other} is set")

@@ -1,0 +1,28 @@
+"""Events the core emits through Hooks."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from mixd.codec.stanza import Stanza
+    from mixd.core.sessions import Session
+
+
+@dataclass(frozen=True, slots=True)
+class SessionBound:
+    session: Session
+
+
+@dataclass(frozen=True, slots=True)
+class SessionClosed:
+    session: Session
+
+
+@dataclass(frozen=True, slots=True)
+class PresenceBroadcast:
+    """A client sent presence with no 'to' (RFC 6121 section 4.2 / 4.5)."""
+
+    session: Session
+    stanza: Stanza

@@ -1,0 +1,168 @@
+"""Routes stanzas by destination scope.
+
+| destination                  | handled by                                        |
+|------------------------------|---------------------------------------------------|
+| a hosted domain              | HOST-scope IQ routes; else service-unavailable    |
+| a local bare JID / no `to`   | ACCOUNT-scope IQ routes; messages and presence to |
+|                              | the account's resources (RFC 6121 section 8.5)    |
+| a local full JID             | that session; else the RFC 6121 fallbacks         |
+| a service domain (mix.*)     | the service registered for that domain            |
+| anything else                | remote-server-not-found (no federation yet)       |
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+
+from mixd.codec.stanza import (
+    CodecError,
+    Kind,
+    Stanza,
+    iq_payload,
+    iq_result,
+    stanza_error_reply,
+)
+from mixd.core.events import PresenceBroadcast
+from mixd.core.hooks import Hooks
+from mixd.core.module import IqRequest, Scope
+from mixd.core.registry import ModuleRegistry
+from mixd.core.sessions import Session, SessionManager
+from mixd.errors import StanzaError, StanzaErrorCondition
+from mixd.jid import JID
+from mixd.xml.element import Element
+
+log = logging.getLogger(__name__)
+
+ServiceHandler = Callable[[Stanza], Awaitable[None]]
+
+_UNAVAILABLE = StanzaErrorCondition.SERVICE_UNAVAILABLE
+
+
+class Router:
+    def __init__(
+        self,
+        hosts: frozenset[str],
+        sessions: SessionManager,
+        registry: ModuleRegistry,
+        hooks: Hooks,
+    ) -> None:
+        self.hosts = hosts
+        self.sessions = sessions
+        self.registry = registry
+        self.hooks = hooks
+        self.services: dict[str, ServiceHandler] = {}
+
+    def add_service(self, domain: str, handler: ServiceHandler) -> None:
+        if domain in self.hosts or domain in self.services:
+            raise ValueError(f"domain {domain} is already served")
+        self.services[domain] = handler
+
+    def remove_service(self, domain: str) -> None:
+        self.services.pop(domain, None)
+
+    async def route(self, stanza: Stanza, session: Session | None = None) -> None:
+        """Handle one stanza; a StanzaError becomes the error reply."""
+        try:
+            await self._route(stanza, session)
+        except StanzaError as exc:
+            self.reply_error(stanza, exc)
+        except CodecError as exc:
+            self.reply_error(stanza, StanzaError(StanzaErrorCondition.BAD_REQUEST, str(exc)))
+        except Exception:
+            log.exception("failed to route %s from %s", stanza.kind, stanza.sender)
+            self.reply_error(stanza, StanzaError(StanzaErrorCondition.INTERNAL_SERVER_ERROR))
+
+    def reply_error(self, stanza: Stanza, error: StanzaError) -> None:
+        if stanza.is_error:
+            return  # never answer an error with an error (RFC 6120 8.3.1)
+        if stanza.kind is Kind.PRESENCE and stanza.type != "subscribe":
+            return
+        self.deliver(stanza.sender, stanza_error_reply(stanza, error))
+
+    def deliver(self, to: JID, element: Element) -> bool:
+        """Deliver a server-built stanza to a local full JID, if online."""
+        session = self.sessions.get(to)
+        if session is None:
+            return False
+        session.deliver(element)
+        return True
+
+    async def _route(self, stanza: Stanza, session: Session | None) -> None:
+        to = stanza.to
+        if to is None:
+            await self._no_to(stanza, session)
+        elif to.domain in self.hosts:
+            if to.local is None and to.resource is None:
+                await self._to_host(stanza)
+            elif to.local is None:
+                raise StanzaError(_UNAVAILABLE)  # domain/resource: nothing lives there
+            elif to.resource is None:
+                await self._to_bare(stanza, to)
+            else:
+                await self._to_full(stanza, to)
+        elif (service := self.services.get(to.domain)) is not None:
+            await service(stanza)
+        else:
+            raise StanzaError(StanzaErrorCondition.REMOTE_SERVER_NOT_FOUND)
+
+    async def _no_to(self, stanza: Stanza, session: Session | None) -> None:
+        # RFC 6120 section 10.3: no 'to' means the sender's own account.
+        if stanza.kind is Kind.PRESENCE:
+            if session is not None:
+                await self.hooks.emit(PresenceBroadcast(session, stanza))
+        elif stanza.kind is Kind.IQ:
+            await self._iq(stanza, Scope.ACCOUNT)
+        else:
+            await self._to_bare(stanza, stanza.sender.bare)
+
+    async def _to_host(self, stanza: Stanza) -> None:
+        if stanza.kind is Kind.IQ:
+            await self._iq(stanza, Scope.HOST)
+        elif stanza.kind is Kind.MESSAGE:
+            raise StanzaError(_UNAVAILABLE)
+        # presence to the server itself is dropped
+
+    async def _iq(self, stanza: Stanza, scope: Scope) -> None:
+        if not stanza.is_request:
+            return  # responses to the server: nothing waits for them yet
+        payload = iq_payload(stanza)
+        assert payload is not None  # header validation guarantees one child
+        target = self.registry.iq.get((scope, payload.ns, payload.name, stanza.type))
+        if target is None:
+            raise StanzaError(_UNAVAILABLE)
+        result = await target.handler(IqRequest(stanza, target.payload.decode(payload)))
+        self.deliver(stanza.sender, iq_result(stanza, result.encode() if result else None))
+
+    async def _to_bare(self, stanza: Stanza, to: JID) -> None:
+        if stanza.kind is Kind.IQ:
+            await self._iq(stanza, Scope.ACCOUNT)
+        elif stanza.kind is Kind.MESSAGE:
+            self._message_to_bare(stanza, to)
+        else:
+            for session in self.sessions.resources(to):
+                if session.available:
+                    session.deliver(stanza.element)
+
+    def _message_to_bare(self, stanza: Stanza, to: JID) -> None:
+        # RFC 6121 section 8.5.2: every available resource with non-negative
+        # priority gets chat, normal and headline messages.
+        if stanza.type == "groupchat":
+            raise StanzaError(_UNAVAILABLE)
+        targets = self.sessions.available(to)
+        for session in targets:
+            session.deliver(stanza.element)
+        if not targets and stanza.type in ("normal", "chat"):
+            # Offline storage is not there yet: say so rather than drop it.
+            raise StanzaError(_UNAVAILABLE)
+
+    async def _to_full(self, stanza: Stanza, to: JID) -> None:
+        session = self.sessions.get(to)
+        if session is not None:
+            session.deliver(stanza.element)
+            return
+        # RFC 6121 section 8.5.3.2: no such resource.
+        if stanza.kind is Kind.MESSAGE and stanza.type in ("normal", "chat"):
+            self._message_to_bare(stanza, to.bare)
+        elif stanza.kind is Kind.IQ or (stanza.kind is Kind.MESSAGE and stanza.type == "groupchat"):
+            raise StanzaError(_UNAVAILABLE)

@@ -1,0 +1,88 @@
+"""Bound client sessions: who is online, under which full JID.
+
+Resource policy (RFC 6120 section 7.7.2): a client that asks for no resource
+gets a random one; a resource already in use either replaces the old session
+(which gets a `conflict` stream error) or is refused, by configuration.
+"""
+
+from __future__ import annotations
+
+import secrets
+from typing import Literal, Protocol
+
+from mixd.errors import StanzaError, StanzaErrorCondition
+from mixd.jid import JID
+from mixd.xml.element import Element
+
+
+class Session(Protocol):
+    jid: JID  # full JID once bound
+    available: bool  # sent initial presence (RFC 6121 section 4.2)
+    priority: int
+
+    def deliver(self, element: Element) -> None:
+        """Queue a stanza to the client; never blocks."""
+        ...
+
+    def replaced(self) -> None:
+        """Another session took this resource: end with `conflict`."""
+        ...
+
+
+class SessionManager:
+    def __init__(
+        self, max_resources: int, conflict: Literal["replace", "refuse"] = "replace"
+    ) -> None:
+        self.max_resources = max_resources
+        self.conflict = conflict
+        self._by_bare: dict[JID, dict[str, Session]] = {}
+
+    def bind(self, session: Session, bare: JID, resource: str | None) -> JID:
+        resources = self._by_bare.setdefault(bare, {})
+        if resource is None:
+            resource = secrets.token_hex(6)
+            while resource in resources:
+                resource = secrets.token_hex(6)
+        old = resources.get(resource)
+        if old is not None and self.conflict == "refuse":
+            raise StanzaError(StanzaErrorCondition.CONFLICT, "resource in use")
+        if old is None and len(resources) >= self.max_resources:
+            raise StanzaError(
+                StanzaErrorCondition.RESOURCE_CONSTRAINT, "too many resources for this account"
+            )
+        full = bare.with_resource(resource)
+        session.jid = full
+        resources[resource] = session
+        if old is not None:
+            old.replaced()
+        return full
+
+    def unbind(self, session: Session) -> bool:
+        """Forget `session`, unless another session has replaced it since."""
+        jid = session.jid
+        resources = self._by_bare.get(jid.bare)
+        if not resources or resources.get(jid.resource or "") is not session:
+            return False
+        del resources[jid.resource or ""]
+        if not resources:
+            del self._by_bare[jid.bare]
+        return True
+
+    def get(self, full: JID) -> Session | None:
+        resources = self._by_bare.get(full.bare)
+        return resources.get(full.resource or "") if resources else None
+
+    def resources(self, bare: JID) -> list[Session]:
+        resources = self._by_bare.get(bare)
+        return list(resources.values()) if resources else []
+
+    def available(self, bare: JID) -> list[Session]:
+        """Resources that may receive messages sent to the bare JID
+        (RFC 6121 section 8.5.2: available, non-negative priority)."""
+        return [s for s in self.resources(bare) if s.available and s.priority >= 0]
+
+    def all(self) -> list[Session]:
+        return [s for resources in self._by_bare.values() for s in resources.values()]
+
+    def __len__(self) -> int:
+        return sum(len(r) for r in self._by_bare.values())

@@ -1,0 +1,317 @@
+"""Asyncio driver for client connections: feeds bytes to the sans-I/O
+C2SStream, answers its decisions, and writes its output.
+
+Writes are coalesced: stanzas queued during one loop iteration leave in one
+`transport.write`. Each session handles its stanzas in order on its own task,
+so a slow storage call delays only that session.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import ssl
+from collections import deque
+from dataclasses import dataclass
+
+from mixd.codec.stanza import Stanza
+from mixd.core.auth_limits import FailureLimiter
+from mixd.core.events import SessionBound, SessionClosed
+from mixd.core.server import Server
+from mixd.credentials import verify_password
+from mixd.errors import StanzaError, StanzaErrorCondition, StreamErrorCondition
+from mixd.jid import JID
+from mixd.logfmt import log_event
+from mixd.storage.errors import StorageError
+from mixd.stream import c2s
+from mixd.stream.sasl import SaslCondition
+from mixd.xml.element import Element
+
+log = logging.getLogger("mixd.c2s")
+
+# Pause reading when this many stanzas wait for the session task.
+INBOX_HIGH, INBOX_LOW = 256, 32
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectionPolicy:
+    settings: c2s.C2SSettings
+    ssl_context: ssl.SSLContext
+    limiter: FailureLimiter
+    preauth_timeout: float
+    idle_timeout: float
+    max_output_buffer: int
+
+
+class C2SConnection(asyncio.Protocol):
+    _next_id = 0
+
+    def __init__(self, server: Server, policy: ConnectionPolicy, *, direct_tls: bool) -> None:
+        C2SConnection._next_id += 1
+        self.conn_id = C2SConnection._next_id
+        self.server = server
+        self.policy = policy
+        self.machine = c2s.C2SStream(policy.settings, tls_active=direct_tls)
+        self.loop = asyncio.get_running_loop()
+        self.transport: asyncio.Transport | None = None
+        self.peer = "?"
+        # Session protocol fields (valid once bound).
+        self.jid: JID = JID(None, "invalid", None)
+        self.available = False
+        self.priority = 0
+        self.bound = False
+        self._inbox: deque[Stanza] = deque()
+        self._inbox_ready = asyncio.Event()
+        self._worker: asyncio.Task[None] | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._flush_scheduled = False
+        self._reading_paused = False
+        self._closing = False
+        self._close_reason = "unknown"
+        self._last_rx = self.loop.time()
+        self._timer: asyncio.TimerHandle | None = None
+
+    # -- asyncio.Protocol ----------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+        peer = transport.get_extra_info("peername")
+        self.peer = f"{peer[0]}:{peer[1]}" if peer else "?"
+        self.server_connections().add(self)
+        log_event(log, "connect", conn=self.conn_id, peer=self.peer, tls=self.machine.tls_active)
+        self._timer = self.loop.call_later(self.policy.preauth_timeout, self._check_timeouts)
+
+    def data_received(self, data: bytes) -> None:
+        self._last_rx = self.loop.time()
+        self._handle(self.machine.receive(data))
+
+    def eof_received(self) -> bool | None:
+        self._close_reason = "peer closed"
+        self.close_stream(None)
+        return None
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.server_connections().discard(self)
+        if self._timer is not None:
+            self._timer.cancel()
+        for task in self._tasks:
+            task.cancel()
+        if self._worker is not None:
+            self._worker.cancel()
+        if exc is not None and self._close_reason == "unknown":
+            self._close_reason = f"connection lost: {exc}"
+        if self.bound:
+            self.bound = False
+            if self.server.sessions.unbind(self):
+                self._spawn(self.server.hooks.emit(SessionClosed(self)))
+        log_event(
+            log,
+            "close",
+            conn=self.conn_id,
+            peer=self.peer,
+            jid=str(self.jid) if self.jid.local else None,
+            reason=self._close_reason,
+        )
+
+    # -- Session protocol ------------------------------------------------------
+
+    def deliver(self, element: Element) -> None:
+        self.machine.send(element)
+        self._schedule_flush()
+
+    def replaced(self) -> None:
+        self._close_reason = "replaced by a new session"
+        self.bound = False  # the new session owns the JID now
+        self.close_stream(StreamErrorCondition.CONFLICT, "replaced by a new connection")
+
+    # -- server side -----------------------------------------------------------
+
+    def server_connections(self) -> set[C2SConnection]:
+        connections: set[C2SConnection] = self.server.__dict__.setdefault("c2s_connections", set())
+        return connections
+
+    def close_stream(self, condition: StreamErrorCondition | None, text: str | None = None) -> None:
+        if condition is not None and self._close_reason == "unknown":
+            self._close_reason = f"stream error {condition}"
+        self.machine.close(condition, text)
+        self._handle(self.machine.take_events())
+
+    def _spawn(self, coro: object) -> None:
+        task: asyncio.Task[None] = self.loop.create_task(coro)  # type: ignore[arg-type]
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def _schedule_flush(self) -> None:
+        if not self._flush_scheduled:
+            self._flush_scheduled = True
+            self.loop.call_soon(self._flush)
+
+    def _flush(self) -> None:
+        self._flush_scheduled = False
+        transport = self.transport
+        if transport is None or transport.is_closing():
+            return
+        data = self.machine.data_to_send()
+        if data:
+            transport.write(data)
+        if self._closing:
+            transport.close()
+        elif transport.get_write_buffer_size() > self.policy.max_output_buffer:
+            # A reader this slow would make us buffer without bound.
+            self._close_reason = "output buffer overflow"
+            transport.abort()
+
+    def _check_timeouts(self) -> None:
+        now = self.loop.time()
+        if not self.bound and not self._closing:
+            self.close_stream(StreamErrorCondition.CONNECTION_TIMEOUT, "authentication too slow")
+            return
+        idle = self.policy.idle_timeout
+        if now - self._last_rx >= idle:
+            self.close_stream(StreamErrorCondition.CONNECTION_TIMEOUT, "idle")
+            return
+        self._timer = self.loop.call_later(idle - (now - self._last_rx), self._check_timeouts)
+
+    # -- machine events ----------------------------------------------------------
+
+    def _handle(self, events: list[c2s.C2SEvent]) -> None:
+        for event in events:
+            self._handle_one(event)
+        self._schedule_flush()
+
+    def _handle_one(self, event: c2s.C2SEvent) -> None:
+        if isinstance(event, c2s.StanzaReceived):
+            self._enqueue(event.stanza)
+        elif isinstance(event, c2s.StartTLS):
+            self._spawn(self._start_tls())
+        elif isinstance(event, c2s.AccountLookup):
+            self._spawn(self._lookup(event))
+        elif isinstance(event, c2s.PasswordCheck):
+            self._spawn(self._check_password(event))
+        elif isinstance(event, c2s.AuthFailed):
+            self._auth_failed(event)
+        elif isinstance(event, c2s.Authenticated):
+            self.policy.limiter.success(self._ip())
+            log_event(log, "auth", conn=self.conn_id, jid=event.jid, mechanism=event.mechanism)
+        elif isinstance(event, c2s.BindRequested):
+            self._bind(event)
+        elif isinstance(event, c2s.Bound):
+            self._bound(event.jid)
+        elif isinstance(event, c2s.Closed):
+            if self._close_reason == "unknown":
+                self._close_reason = event.reason
+            self._closing = True
+
+    def _ip(self) -> str:
+        return self.peer.rsplit(":", 1)[0]
+
+    async def _start_tls(self) -> None:
+        assert self.transport is not None
+        self.transport.write(self.machine.data_to_send())  # <proceed/> in the clear
+        try:
+            transport = await self.loop.start_tls(
+                self.transport, self, self.policy.ssl_context, server_side=True
+            )
+        except (OSError, ssl.SSLError, ConnectionError) as exc:
+            self._close_reason = f"TLS handshake failed: {exc}"
+            if self.transport is not None:
+                self.transport.abort()
+            return
+        if transport is None:
+            return
+        self.transport = transport
+        ssl_object = transport.get_extra_info("ssl_object")
+        version = ssl_object.version() if ssl_object else None
+        log_event(log, "tls", conn=self.conn_id, version=version)
+        self._handle(self.machine.tls_established())
+
+    async def _lookup(self, event: c2s.AccountLookup) -> None:
+        if self.policy.limiter.locked(self._ip()):
+            log_event(log, "auth_locked", logging.WARNING, conn=self.conn_id, peer=self.peer)
+            self._handle(
+                self.machine.refuse_auth(
+                    SaslCondition.TEMPORARY_AUTH_FAILURE, "too many failed logins, try later"
+                )
+            )
+            return
+        try:
+            account = await self.server.stores.accounts.get(event.host, event.username)
+        except StorageError:
+            log.exception("account lookup failed")
+            self._handle(
+                self.machine.refuse_auth(SaslCondition.TEMPORARY_AUTH_FAILURE, "try again later")
+            )
+            return
+        self._handle(self.machine.account_found(account))
+
+    async def _check_password(self, event: c2s.PasswordCheck) -> None:
+        # PBKDF2 is CPU work: keep it off the event loop.
+        ok = await self.loop.run_in_executor(
+            None, verify_password, event.credential, event.password
+        )
+        self._handle(self.machine.password_checked(ok))
+
+    def _auth_failed(self, event: c2s.AuthFailed) -> None:
+        if event.condition in (SaslCondition.NOT_AUTHORIZED, SaslCondition.INVALID_AUTHZID):
+            self.policy.limiter.failure(self._ip())
+        log_event(
+            log,
+            "auth_failed",
+            logging.WARNING,
+            conn=self.conn_id,
+            peer=self.peer,
+            user=event.username,
+            host=event.host,
+            mechanism=event.mechanism,
+            reason=event.condition,
+        )
+
+    def _bind(self, event: c2s.BindRequested) -> None:
+        try:
+            self.server.sessions.bind(self, event.jid, event.resource)
+        except StanzaError as exc:
+            self._handle(self.machine.bind_failed(event.iq_id, exc))
+            return
+        self.bound = True
+        self._handle(self.machine.bound(event.iq_id, self.jid))
+
+    def _bound(self, jid: JID) -> None:
+        log_event(log, "bind", conn=self.conn_id, jid=jid)
+        self._timer_reset()
+        self._worker = self.loop.create_task(self._work())
+        self._spawn(self.server.hooks.emit(SessionBound(self)))
+
+    def _timer_reset(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        self._timer = self.loop.call_later(self.policy.idle_timeout, self._check_timeouts)
+
+    # -- in-order stanza processing -----------------------------------------------
+
+    def _enqueue(self, stanza: Stanza) -> None:
+        self._inbox.append(stanza)
+        self._inbox_ready.set()
+        if len(self._inbox) >= INBOX_HIGH and not self._reading_paused and self.transport:
+            self._reading_paused = True
+            self.transport.pause_reading()
+
+    async def _work(self) -> None:
+        router = self.server.router
+        while True:
+            await self._inbox_ready.wait()
+            self._inbox_ready.clear()
+            while self._inbox:
+                stanza = self._inbox.popleft()
+                if self._reading_paused and len(self._inbox) <= INBOX_LOW and self.transport:
+                    self._reading_paused = False
+                    self.transport.resume_reading()
+                if not self.bound:
+                    return
+                try:
+                    await router.route(stanza, self)
+                except Exception:  # the router answers errors itself; this is a bug
+                    log.exception("unhandled error routing stanza")
+                    router.reply_error(
+                        stanza, StanzaError(StanzaErrorCondition.INTERNAL_SERVER_ERROR)
+                    )

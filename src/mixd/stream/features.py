@@ -1,0 +1,40 @@
+"""The stream features offered at each stage of a client stream."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from mixd import ns as NS
+from mixd.xml.element import Element
+
+if TYPE_CHECKING:
+    from mixd.stream.c2s import C2SSettings
+
+
+def stream_features(settings: C2SSettings, *, tls_active: bool, authenticated: bool) -> Element:
+    features = Element(NS.STREAM, "features")
+    tls_needed = settings.tls_available and not tls_active
+    if tls_needed and not authenticated:
+        starttls = features.add(NS.TLS, "starttls")
+        if settings.starttls_required:
+            # RFC 6120 5.3.1: a mandatory STARTTLS is the only feature offered.
+            starttls.add(NS.TLS, "required")
+            return features
+    if not authenticated:
+        mechanisms = features.add(NS.SASL, "mechanisms")
+        for mechanism in settings.mechanisms:
+            if mechanism != "PLAIN" or tls_active:  # never PLAIN in the clear
+                mechanisms.add_text_child(NS.SASL, "mechanism", mechanism)
+        _limits(features, settings.preauth_limits.max_bytes, settings.idle_seconds)
+        return features
+    features.add(NS.BIND, "bind")
+    features.add(NS.SESSION, "session").add(NS.SESSION, "optional")
+    _limits(features, settings.limits.max_bytes, settings.idle_seconds)
+    return features
+
+
+def _limits(features: Element, max_bytes: int, idle_seconds: int) -> None:
+    """XEP-0478: tell the client the limits we enforce."""
+    limits = features.add(NS.STREAM_LIMITS, "limits")
+    limits.add_text_child(NS.STREAM_LIMITS, "max-bytes", str(max_bytes))
+    limits.add_text_child(NS.STREAM_LIMITS, "idle-seconds", str(idle_seconds))

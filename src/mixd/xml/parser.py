@@ -1,0 +1,216 @@
+"""Sans-I/O streaming parser for XMPP streams (RFC 6120 section 11).
+
+Bytes go in with `feed()`, events come out: the stream header, each complete
+top-level element (stanza or nonza), and the stream end. Only the restricted
+XML subset XMPP allows is accepted: a DOCTYPE, entity declaration, comment or
+processing instruction is a `restricted-xml` stream error, and per-stanza byte,
+depth, element and attribute limits are checked while input is still arriving,
+so memory stays bounded by the limits, not by what a peer sends.
+"""
+
+from __future__ import annotations
+
+import pyexpat
+from dataclasses import dataclass
+from typing import Any
+
+from mixd import ns as NS
+from mixd.errors import StreamError, StreamErrorCondition
+from mixd.xml.element import Element
+
+# A character that cannot occur in XML names or URIs, so no namespace URI can
+# smuggle a second separator in (the CVE-2022-25236 class).
+_SEP = "\x01"
+_XML_ATTR_PREFIX = NS.XML + _SEP
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    max_bytes: int = 262_144  # per top-level element
+    max_depth: int = 64  # nesting below the stream element
+    max_elements: int = 10_000  # elements in one top-level element
+    max_attrs: int = 128  # attributes on one element
+
+
+@dataclass(frozen=True, slots=True)
+class StreamOpened:
+    ns: str
+    name: str
+    attrs: dict[str, str]
+    # Prefix -> namespace declared on the stream element ("" = default namespace).
+    namespaces: dict[str, str]
+
+
+@dataclass(frozen=True, slots=True)
+class ElementReceived:
+    element: Element
+
+
+@dataclass(frozen=True, slots=True)
+class StreamClosed:
+    pass
+
+
+ParserEvent = StreamOpened | ElementReceived | StreamClosed
+
+
+def _split(name: str) -> tuple[str, str]:
+    uri, sep, local = name.partition(_SEP)
+    return (uri, local) if sep else ("", uri)
+
+
+def _restricted(what: str) -> StreamError:
+    return StreamError(StreamErrorCondition.RESTRICTED_XML, f"{what} is not allowed in XMPP")
+
+
+class StreamParser:
+    """One parser per stream (a stream restart needs a new one)."""
+
+    def __init__(self, limits: Limits) -> None:
+        self.limits = limits
+        self._events: list[ParserEvent] = []
+        self._stack: list[Element] = []
+        self._pending_ns: dict[str, str] = {}
+        self._depth = 0
+        # Byte offset where the unit now arriving began: the stream header, the
+        # current top-level element, or the gap after the last one.
+        self._mark = 0
+        self._elements = 0
+        self._fed = 0
+        self._failed: StreamError | None = None
+        p = pyexpat.ParserCreate("UTF-8", _SEP)
+        p.buffer_text = True
+        p.ordered_attributes = False
+        p.SetParamEntityParsing(pyexpat.XML_PARAM_ENTITY_PARSING_NEVER)
+        p.StartElementHandler = self._start
+        p.EndElementHandler = self._end
+        p.CharacterDataHandler = self._chars
+        p.StartNamespaceDeclHandler = self._ns_decl
+        p.XmlDeclHandler = self._xml_decl
+        p.StartDoctypeDeclHandler = self._doctype
+        p.EntityDeclHandler = self._entity
+        p.CommentHandler = self._comment
+        p.ProcessingInstructionHandler = self._pi
+        p.ExternalEntityRefHandler = self._external_entity
+        p.SkippedEntityHandler = self._skipped_entity
+        self._parser = p
+
+    def set_limits(self, limits: Limits) -> None:
+        """Tighten or relax limits (after authentication) without a restart."""
+        self.limits = limits
+
+    def feed(self, data: bytes) -> list[ParserEvent]:
+        """Parse `data`; returns the events it completed. Raises StreamError."""
+        if self._failed is not None:
+            raise self._failed
+        self._fed += len(data)
+        try:
+            self._parser.Parse(data, False)
+            if self._fed - self._mark > self.limits.max_bytes:
+                raise StreamError(StreamErrorCondition.POLICY_VIOLATION, "stanza too large")
+        except StreamError as exc:
+            self._failed = exc
+            raise
+        except pyexpat.ExpatError as exc:
+            self._failed = self._expat_error(exc)
+            raise self._failed from None
+        events, self._events = self._events, []
+        return events
+
+    def _expat_error(self, exc: pyexpat.ExpatError) -> StreamError:
+        code = exc.code
+        if code in (
+            pyexpat.errors.codes[pyexpat.errors.XML_ERROR_UNKNOWN_ENCODING],
+            pyexpat.errors.codes[pyexpat.errors.XML_ERROR_INCORRECT_ENCODING],
+        ):
+            return StreamError(StreamErrorCondition.UNSUPPORTED_ENCODING)
+        return StreamError(StreamErrorCondition.NOT_WELL_FORMED, pyexpat.errors.messages[code])
+
+    # -- expat callbacks ---------------------------------------------------
+
+    def _ns_decl(self, prefix: str | None, uri: str | None) -> None:
+        if self._depth == 0:
+            self._pending_ns[prefix or ""] = uri or ""
+
+    def _start(self, name: str, attrs: dict[str, str]) -> None:
+        limits = self.limits
+        if len(attrs) > limits.max_attrs:
+            raise StreamError(StreamErrorCondition.POLICY_VIOLATION, "too many attributes")
+        ns, local = _split(name)
+        depth = self._depth
+        self._depth = depth + 1
+        if depth == 0:
+            self._events.append(StreamOpened(ns, local, self._attrs(attrs), dict(self._pending_ns)))
+            self._pending_ns.clear()
+            self._mark = self._parser.CurrentByteIndex
+            return
+        if depth == 1:
+            self._mark = self._parser.CurrentByteIndex
+            self._elements = 0
+        elif depth > limits.max_depth:
+            raise StreamError(StreamErrorCondition.POLICY_VIOLATION, "elements nested too deep")
+        self._elements += 1
+        if self._elements > limits.max_elements:
+            raise StreamError(StreamErrorCondition.POLICY_VIOLATION, "too many elements")
+        el = Element(ns, local, self._attrs(attrs) if attrs else {})
+        if self._stack:
+            self._stack[-1].children.append(el)
+        self._stack.append(el)
+
+    def _attrs(self, attrs: dict[str, str]) -> dict[str, str]:
+        out: dict[str, str] = {}
+        for key, value in attrs.items():
+            if _SEP in key:
+                if key.startswith(_XML_ATTR_PREFIX):
+                    out["{" + NS.XML + "}" + key[len(_XML_ATTR_PREFIX) :]] = value
+                else:
+                    uri, local = _split(key)
+                    out["{" + uri + "}" + local] = value
+            else:
+                out[key] = value
+        return out
+
+    def _end(self, name: str) -> None:
+        self._depth -= 1
+        if self._depth == 0:
+            self._events.append(StreamClosed())
+            return
+        el = self._stack.pop()
+        if self._depth == 1:
+            end = self._parser.CurrentByteIndex
+            if end - self._mark > self.limits.max_bytes:
+                raise StreamError(StreamErrorCondition.POLICY_VIOLATION, "stanza too large")
+            self._mark = end
+            self._events.append(ElementReceived(el))
+
+    def _chars(self, data: str) -> None:
+        # Character data between top-level elements is whitespace keepalive
+        # (or noise); it is never stored.
+        if self._stack:
+            self._stack[-1].children.append(data)
+        else:
+            self._mark = self._parser.CurrentByteIndex
+
+    def _xml_decl(self, version: str | None, encoding: str | None, standalone: int) -> None:
+        if version != "1.0":
+            raise _restricted(f"XML version {version!r}")
+        if encoding is not None and encoding.upper().replace("_", "-") not in ("UTF-8", "UTF8"):
+            raise StreamError(StreamErrorCondition.UNSUPPORTED_ENCODING, "only UTF-8 is allowed")
+
+    def _doctype(self, *args: Any) -> None:
+        raise _restricted("a DOCTYPE")
+
+    def _entity(self, *args: Any) -> None:
+        raise _restricted("an entity declaration")
+
+    def _comment(self, data: str) -> None:
+        raise _restricted("a comment")
+
+    def _pi(self, target: str, data: str) -> None:
+        raise _restricted("a processing instruction")
+
+    def _external_entity(self, *args: Any) -> int:
+        raise _restricted("an external entity")
+
+    def _skipped_entity(self, *args: Any) -> None:
+        raise _restricted("an entity reference")
