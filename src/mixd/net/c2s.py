@@ -13,6 +13,7 @@ import logging
 import ssl
 from collections import deque
 from dataclasses import dataclass
+from typing import cast
 
 from mixd.codec.stanza import Stanza
 from mixd.core.auth_limits import FailureLimiter
@@ -74,9 +75,9 @@ class C2SConnection(asyncio.Protocol):
     # -- asyncio.Protocol ----------------------------------------------------
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
-        peer = transport.get_extra_info("peername")
+        # uvloop's transports implement the interface without subclassing it.
+        self.transport = cast(asyncio.Transport, transport)
+        peer = self.transport.get_extra_info("peername")
         self.peer = f"{peer[0]}:{peer[1]}" if peer else "?"
         self.server_connections().add(self)
         log_event(log, "connect", conn=self.conn_id, peer=self.peer, tls=self.machine.tls_active)
