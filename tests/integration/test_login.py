@@ -7,6 +7,7 @@ import asyncio
 
 import pytest
 from slixmpp.exceptions import IqError
+
 from tests.helpers import TIMEOUT, LoginFailed, ServerHandle
 
 
