@@ -67,6 +67,7 @@ class App:
     db: SQLiteDatabase | None = None
     c2s_port: int = 0
     direct_tls_port: int = 0
+    policy: ConnectionPolicy | None = None
     _listeners: list[asyncio.Server] = field(default_factory=list)
 
     async def start(self) -> None:
@@ -91,6 +92,7 @@ class App:
             idle_timeout=config.c2s.idle_timeout,
             max_output_buffer=config.c2s.max_output_buffer,
         )
+        self.policy = policy
         self.c2s_port = await self._listen(policy, config.c2s.port, None)
         if config.c2s.direct_tls_port >= 0:
             self.direct_tls_port = await self._listen(policy, config.c2s.direct_tls_port, ctx)
@@ -129,10 +131,7 @@ class App:
         return int(listener.sockets[0].getsockname()[1])
 
     def connections(self) -> set[C2SConnection]:
-        if self.server is None:
-            return set()
-        found: set[C2SConnection] = self.server.__dict__.get("c2s_connections", set())
-        return found
+        return self.policy.connections if self.policy else set()
 
     async def stop(self) -> None:
         """Graceful shutdown: stop accepting, tell every client, close storage."""

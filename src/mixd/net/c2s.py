@@ -12,8 +12,9 @@ import asyncio
 import logging
 import ssl
 from collections import deque
-from dataclasses import dataclass
-from typing import cast
+from collections.abc import Coroutine
+from dataclasses import dataclass, field
+from typing import Any, cast
 
 from mixd.codec.stanza import Stanza
 from mixd.core.auth_limits import FailureLimiter
@@ -42,6 +43,8 @@ class ConnectionPolicy:
     preauth_timeout: float
     idle_timeout: float
     max_output_buffer: int
+    # Every open connection of this listener group (for graceful shutdown).
+    connections: set[C2SConnection] = field(default_factory=set)
 
 
 class C2SConnection(asyncio.Protocol):
@@ -79,7 +82,7 @@ class C2SConnection(asyncio.Protocol):
         self.transport = cast(asyncio.Transport, transport)
         peer = self.transport.get_extra_info("peername")
         self.peer = f"{peer[0]}:{peer[1]}" if peer else "?"
-        self.server_connections().add(self)
+        self.policy.connections.add(self)
         log_event(log, "connect", conn=self.conn_id, peer=self.peer, tls=self.machine.tls_active)
         self._timer = self.loop.call_later(self.policy.preauth_timeout, self._check_timeouts)
 
@@ -93,7 +96,7 @@ class C2SConnection(asyncio.Protocol):
         return None
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self.server_connections().discard(self)
+        self.policy.connections.discard(self)
         if self._timer is not None:
             self._timer.cancel()
         for task in self._tasks:
@@ -128,18 +131,14 @@ class C2SConnection(asyncio.Protocol):
 
     # -- server side -----------------------------------------------------------
 
-    def server_connections(self) -> set[C2SConnection]:
-        connections: set[C2SConnection] = self.server.__dict__.setdefault("c2s_connections", set())
-        return connections
-
     def close_stream(self, condition: StreamErrorCondition | None, text: str | None = None) -> None:
         if condition is not None and self._close_reason == "unknown":
             self._close_reason = f"stream error {condition}"
         self.machine.close(condition, text)
         self._handle(self.machine.take_events())
 
-    def _spawn(self, coro: object) -> None:
-        task: asyncio.Task[None] = self.loop.create_task(coro)  # type: ignore[arg-type]
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        task = self.loop.create_task(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
