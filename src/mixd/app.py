@@ -56,6 +56,7 @@ def c2s_settings(config: Config) -> C2SSettings:
         limits=Limits(max_bytes=c.max_stanza_bytes, max_depth=c.max_depth),
         idle_seconds=int(c.idle_timeout),
         decoy_secret=os.urandom(32),
+        scram_iterations=config.auth.scram_iterations,
     )
 
 

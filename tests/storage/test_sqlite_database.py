@@ -205,10 +205,12 @@ async def test_failing_job_alone_is_rolled_back(db: SQLiteDatabase) -> None:
 async def test_concurrent_jobs_share_one_commit(db: SQLiteDatabase) -> None:
     before = db.committed_transactions
     results = await run_batch(db, [insert(n) for n in range(200)])
+    commits = db.committed_transactions - before
     assert results == list(range(200))
     assert await rows(db) == set(range(200))
-    # The blocker's transaction plus at most one for all 200 (not 200 commits).
-    assert db.committed_transactions - before <= 2
+    # A handful of batches (the writer may drain the queue while it is still
+    # filling), never one commit per job.
+    assert commits <= 4
 
 
 async def test_failing_job_in_batch_rolls_back_only_itself(db: SQLiteDatabase) -> None:
@@ -219,8 +221,9 @@ async def test_failing_job_in_batch_rolls_back_only_itself(db: SQLiteDatabase) -
     failure = results[37]
     assert isinstance(failure, ValueError) and str(failure) == "job 37 failed"
     assert results[:37] + results[38:] == [n for n in range(100) if n != 37]
+    commits = db.committed_transactions - before
     assert await rows(db) == set(range(100)) - {37}
-    assert db.committed_transactions - before <= 2
+    assert commits <= 4
 
 
 async def test_batches_are_bounded(tmp_path: Path) -> None:

@@ -38,7 +38,7 @@ class SessionManager:
         self._by_bare: dict[JID, dict[str, Session]] = {}
 
     def bind(self, session: Session, bare: JID, resource: str | None) -> JID:
-        resources = self._by_bare.setdefault(bare, {})
+        resources = self._by_bare.get(bare, {})
         if resource is None:
             resource = secrets.token_hex(6)
             while resource in resources:
@@ -53,6 +53,7 @@ class SessionManager:
         full = bare.with_resource(resource)
         session.jid = full
         resources[resource] = session
+        self._by_bare[bare] = resources
         if old is not None:
             old.replaced()
         return full

@@ -44,6 +44,8 @@ class C2SSettings:
     limits: Limits
     idle_seconds: int
     decoy_secret: bytes
+    # Decoy exchanges for unknown users announce the same count as real ones.
+    scram_iterations: int = 4096
 
 
 # -- events for the driver ----------------------------------------------------
@@ -182,6 +184,7 @@ class C2SStream:
         try:
             self._pending.extend(parser.feed(data))
         except StreamError as exc:
+            self._pending.extend(parser.take_events())
             # Whatever parsed before the error is still processed first; bytes
             # that followed a stream restart in the same read belong to no
             # stream (the client had not seen our answer yet) and are dropped.
@@ -235,7 +238,10 @@ class C2SStream:
             cred = account.credential(auth.mechanism) if account else None
             if cred is None:
                 cred = sasl.decoy_credential(
-                    auth.mechanism, self.settings.decoy_secret, auth.username or ""
+                    auth.mechanism,
+                    self.settings.decoy_secret,
+                    auth.username or "",
+                    self.settings.scram_iterations,
                 )
             try:
                 auth.scram = sasl.ScramExchange(auth.mechanism, auth.client_first, cred)
@@ -548,7 +554,9 @@ class C2SStream:
             try:
                 resource = normalize_resource(requested)
             except JIDError as exc:
-                self.bind_failed(iq_id, StanzaError(StanzaErrorCondition.BAD_REQUEST, str(exc)))
+                error = StanzaError(StanzaErrorCondition.BAD_REQUEST, str(exc))
+                reply = error_reply(Element(NS.CLIENT, "iq", {"id": iq_id}), None, None, error)
+                self._out.append(serialize(reply))
                 return
         assert self.jid is not None
         self._state = _State.WAIT

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -52,12 +53,16 @@ class SaslIdentity:
     authzid: str | None
 
 
+_BAD_ESCAPE = re.compile(r"=(?!2C|3D)")
+_ESCAPE = re.compile(r"=(2C|3D)")
+
+
 def _unescape_scram_name(name: str) -> str:
-    # RFC 5802 section 5.1: ',' and '=' are sent as '=2C' and '=3D'.
-    out = name.replace("=2C", ",").replace("=3D", "=")
-    if "=" in out:
+    # RFC 5802 section 5.1: ',' and '=' are sent as '=2C' and '=3D'; any
+    # other '=' is malformed. One left-to-right pass, so '=3D2C' is '=2C'.
+    if _BAD_ESCAPE.search(name):
         raise SaslFailure(SaslCondition.MALFORMED_REQUEST, "bad escape in SCRAM username")
-    return out
+    return _ESCAPE.sub(lambda m: "," if m.group(1) == "2C" else "=", name)
 
 
 def parse_scram_client_first(message: str) -> SaslIdentity:
@@ -87,14 +92,16 @@ def parse_plain(message: bytes) -> tuple[SaslIdentity, str]:
     return SaslIdentity(authcid, authzid or None), password
 
 
-def decoy_credential(mechanism: str, secret: bytes, username: str) -> ScramCredential:
+def decoy_credential(
+    mechanism: str, secret: bytes, username: str, iterations: int = 4096
+) -> ScramCredential:
     """A stable fake credential for unknown users, so a SCRAM exchange for a
     missing account looks the same as one with a wrong password (RFC 5802
     section 5.1 advises against revealing which accounts exist)."""
     digest = hashlib.sha256 if mechanism == "SCRAM-SHA-256" else hashlib.sha1
     salt = hmac.new(secret, username.encode(), hashlib.sha256).digest()[:16]
     key = hmac.new(secret, b"decoy" + salt, digest).digest()
-    return ScramCredential(mechanism, salt, key, key, 4096)
+    return ScramCredential(mechanism, salt, key, key, iterations)
 
 
 class ScramExchange:

@@ -78,6 +78,8 @@ class StreamParser:
         self._elements = 0
         self._fed = 0
         self._failed: StreamError | None = None
+        self._head = b""  # the first two bytes, to spot a UTF-16 byte order mark
+        self._ns_decls = 0  # namespace declarations on the element being opened
         p = pyexpat.ParserCreate("UTF-8", _SEP)
         p.buffer_text = True
         p.ordered_attributes = False
@@ -99,10 +101,18 @@ class StreamParser:
         """Tighten or relax limits (after authentication) without a restart."""
         self.limits = limits
 
+    def take_events(self) -> list[ParserEvent]:
+        """Events completed before a feed() that raised (they are still valid)."""
+        events, self._events = self._events, []
+        return events
+
     def feed(self, data: bytes) -> list[ParserEvent]:
-        """Parse `data`; returns the events it completed. Raises StreamError."""
+        """Parse `data`; returns the events it completed. Raises StreamError;
+        events completed before the error are then in take_events()."""
         if self._failed is not None:
             raise self._failed
+        if self._fed < 2:
+            self._check_bom(data)
         self._fed += len(data)
         try:
             self._parser.Parse(data, False)
@@ -117,6 +127,14 @@ class StreamParser:
         events, self._events = self._events, []
         return events
 
+    def _check_bom(self, data: bytes) -> None:
+        # Expat honours a UTF-16 byte order mark whatever encoding it was
+        # given; XMPP is UTF-8 only (RFC 6120 section 11.6).
+        self._head = (self._head + data)[:2]
+        if self._head in (b"\xfe\xff", b"\xff\xfe"):
+            self._failed = StreamError(StreamErrorCondition.UNSUPPORTED_ENCODING, "UTF-8 only")
+            raise self._failed
+
     def _expat_error(self, exc: pyexpat.ExpatError) -> StreamError:
         code = exc.code
         if code in (
@@ -129,13 +147,16 @@ class StreamParser:
     # -- expat callbacks ---------------------------------------------------
 
     def _ns_decl(self, prefix: str | None, uri: str | None) -> None:
+        self._ns_decls += 1
         if self._depth == 0:
             self._pending_ns[prefix or ""] = uri or ""
 
     def _start(self, name: str, attrs: dict[str, str]) -> None:
         limits = self.limits
-        if len(attrs) > limits.max_attrs:
+        # Namespace declarations are attributes too, though expat reports them apart.
+        if len(attrs) + self._ns_decls > limits.max_attrs:
             raise StreamError(StreamErrorCondition.POLICY_VIOLATION, "too many attributes")
+        self._ns_decls = 0
         ns, local = _split(name)
         depth = self._depth
         self._depth = depth + 1

@@ -10,7 +10,8 @@ from __future__ import annotations
 from mixd import ns as NS
 from mixd.xml.element import Element
 
-_TEXT_ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;"})
+# CR is escaped so a reader's end-of-line normalisation cannot turn it into LF.
+_TEXT_ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", "\r": "&#13;"})
 # Attribute values are written in double quotes; whitespace characters are
 # escaped so the reader's attribute-value normalisation cannot alter them.
 _ATTR_ESCAPES = str.maketrans(
@@ -19,6 +20,7 @@ _ATTR_ESCAPES = str.maketrans(
         "<": "&lt;",
         ">": "&gt;",
         '"': "&quot;",
+        "'": "&apos;",  # stream headers are written with single quotes
         "\n": "&#10;",
         "\r": "&#13;",
         "\t": "&#9;",
@@ -79,7 +81,7 @@ def _write_attrs(attrs: dict[str, str], out: list[str]) -> None:
         if key[0] != "{":
             out.append(f' {key}="{value.translate(_ATTR_ESCAPES)}"')
             continue
-        uri, local = key[1:].split("}", 1)
+        uri, _, local = key[1:].rpartition("}")  # a URI may contain '}', a name not
         if uri == NS.XML:
             out.append(f' xml:{local}="{value.translate(_ATTR_ESCAPES)}"')
         else:
