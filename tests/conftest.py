@@ -47,20 +47,26 @@ def make_config(tmp_path: Path, **sections: dict[str, Any]) -> Any:
 
 
 @pytest.fixture
-def server_factory(tmp_path: Path, server_ssl: ssl.SSLContext, ca_file: Path) -> Any:
-    started: list[App] = []
+async def server_factory(
+    tmp_path: Path, server_ssl: ssl.SSLContext, ca_file: Path
+) -> AsyncIterator[Any]:
+    """Start servers with config overrides; every one is stopped at teardown."""
+    started: list[ServerHandle] = []
 
     async def start(**sections: dict[str, Any]) -> ServerHandle:
-        app = App(make_config(tmp_path, **sections), ssl_context=server_ssl)
+        data_dir = tmp_path / f"server{len(started)}"
+        app = App(make_config(data_dir, **sections), ssl_context=server_ssl)
         await app.start()
-        started.append(app)
-        return ServerHandle(app, ca_file)
+        handle = ServerHandle(app, ca_file)
+        started.append(handle)
+        return handle
 
     yield start
+    for handle in started:
+        await handle.close()
 
 
 @pytest.fixture
 async def server(server_factory: Any) -> AsyncIterator[ServerHandle]:
     handle: ServerHandle = await server_factory()
     yield handle
-    await handle.close()

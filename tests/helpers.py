@@ -24,6 +24,7 @@ class ServerHandle:
     app: App
     ca_file: Path
     clients: list[ClientXMPP] = field(default_factory=list)
+    closed: bool = False
 
     @property
     def port(self) -> int:
@@ -79,6 +80,9 @@ class ServerHandle:
 
     async def close(self) -> None:
         """Clients log out (a real close handshake), then the server stops."""
+        if self.closed:
+            return
+        self.closed = True
         closing = [xmpp.disconnect(wait=2.0) for xmpp in self.clients]
         try:
             await asyncio.wait_for(asyncio.gather(*closing, return_exceptions=True), 5)

@@ -74,6 +74,8 @@ class C2SConnection(asyncio.Protocol):
         self._close_reason = "unknown"
         self._last_rx = self.loop.time()
         self._timer: asyncio.TimerHandle | None = None
+        self._upgrading = False  # a STARTTLS handshake is under way
+        self._gone = False
 
     # -- asyncio.Protocol ----------------------------------------------------
 
@@ -96,6 +98,11 @@ class C2SConnection(asyncio.Protocol):
         return None
 
     def connection_lost(self, exc: Exception | None) -> None:
+        # Also called by _start_tls when a handshake dies: asyncio does not
+        # report connection_lost for a transport lost mid-upgrade.
+        if self._gone:
+            return
+        self._gone = True
         self.policy.connections.discard(self)
         if self._timer is not None:
             self._timer.cancel()
@@ -164,6 +171,12 @@ class C2SConnection(asyncio.Protocol):
 
     def _check_timeouts(self) -> None:
         now = self.loop.time()
+        if self._upgrading:
+            # Nothing can be written mid-handshake; just drop the connection.
+            self._close_reason = "TLS handshake too slow"
+            if self.transport is not None:
+                self.transport.abort()
+            return
         if not self.bound and not self._closing:
             self.close_stream(StreamErrorCondition.CONNECTION_TIMEOUT, "authentication too slow")
             return
@@ -209,16 +222,25 @@ class C2SConnection(asyncio.Protocol):
     async def _start_tls(self) -> None:
         assert self.transport is not None
         self.transport.write(self.machine.data_to_send())  # <proceed/> in the clear
+        self._upgrading = True
         try:
             transport = await self.loop.start_tls(
-                self.transport, self, self.policy.ssl_context, server_side=True
+                self.transport,
+                self,
+                self.policy.ssl_context,
+                server_side=True,
+                ssl_handshake_timeout=self.policy.preauth_timeout,
             )
-        except (OSError, ssl.SSLError, ConnectionError) as exc:
-            self._close_reason = f"TLS handshake failed: {exc}"
+        except (TimeoutError, OSError, ssl.SSLError, ConnectionError) as exc:
+            transport = None
+            if self._close_reason == "unknown":
+                self._close_reason = f"TLS handshake failed: {exc}"
+        finally:
+            self._upgrading = False
+        if transport is None:
             if self.transport is not None:
                 self.transport.abort()
-            return
-        if transport is None:
+            self.connection_lost(None)
             return
         self.transport = transport
         ssl_object = transport.get_extra_info("ssl_object")

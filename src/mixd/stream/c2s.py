@@ -478,6 +478,13 @@ class C2SStream:
             raise sasl.SaslFailure(
                 sasl.SaslCondition.INVALID_AUTHZID, "authzid must be your own JID"
             )
+        if auth.mechanism != sasl.PLAIN:
+            # RFC 6120 6.3.8: acting as yourself, send no authzid. PLAIN
+            # tolerates one naming yourself; SCRAM's GS2 header is covered by
+            # the proof and scramp verifies only an empty one.
+            raise sasl.SaslFailure(
+                sasl.SaslCondition.INVALID_AUTHZID, "omit the authzid when acting as yourself"
+            )
 
     def _on_scram_final(self, el: Element) -> None:
         auth = self._sasl

@@ -166,6 +166,9 @@ class StreamParser:
             self._mark = self._parser.CurrentByteIndex
             return
         if depth == 1:
+            if ns == NS.STREAM and local == "stream":
+                # RFC 6120 4.2: one stream header per stream (A9).
+                raise StreamError(StreamErrorCondition.CONFLICT, "stream already open")
             self._mark = self._parser.CurrentByteIndex
             self._elements = 0
         elif depth > limits.max_depth:
@@ -198,11 +201,22 @@ class StreamParser:
             return
         el = self._stack.pop()
         if self._depth == 1:
-            end = self._parser.CurrentByteIndex
+            end = self._end_of_current_tag()
             if end - self._mark > self.limits.max_bytes:
                 raise StreamError(StreamErrorCondition.POLICY_VIOLATION, "stanza too large")
             self._mark = end
             self._events.append(ElementReceived(el))
+
+    def _end_of_current_tag(self) -> int:
+        """Byte offset just past the element being closed. For an end tag
+        `</x>` expat's index points at its start, so we add its length; for an
+        empty-element tag `<x/>` the index is already past it."""
+        start = self._parser.CurrentByteIndex
+        context = self._parser.GetInputContext() or b""
+        if not context.startswith(b"</"):
+            return start
+        close = context.find(b">")
+        return start + close + 1 if close >= 0 else start
 
     def _chars(self, data: str) -> None:
         # Character data between top-level elements is whitespace keepalive
@@ -210,6 +224,9 @@ class StreamParser:
         if self._stack:
             self._stack[-1].children.append(data)
         else:
+            # Whitespace between stanzas ends here. Each "\n" may have been
+            # "\r\n" on the wire, so count it twice: the next start tag resets
+            # the mark exactly anyway.
             self._mark = self._parser.CurrentByteIndex
 
     def _xml_decl(self, version: str | None, encoding: str | None, standalone: int) -> None:
