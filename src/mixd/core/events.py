@@ -26,3 +26,11 @@ class PresenceBroadcast:
 
     session: Session
     stanza: Stanza
+
+
+@dataclass(frozen=True, slots=True)
+class SessionAvailable:
+    """A session became available (initial presence, priority >= 0 or not):
+    the moment to deliver stored offline messages."""
+
+    session: Session

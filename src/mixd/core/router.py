@@ -12,6 +12,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import itertools
 import logging
 from collections.abc import Awaitable, Callable
 
@@ -26,6 +28,7 @@ from mixd.codec.stanza import (
 from mixd.core.events import PresenceBroadcast
 from mixd.core.hooks import Hooks
 from mixd.core.module import IqRequest, Scope
+from mixd.core.pipeline import MessageStage, PresenceHandler
 from mixd.core.registry import ModuleRegistry
 from mixd.core.sessions import Session, SessionManager
 from mixd.errors import StanzaError, StanzaErrorCondition
@@ -52,6 +55,31 @@ class Router:
         self.registry = registry
         self.hooks = hooks
         self.services: dict[str, ServiceHandler] = {}
+        self.message_stages: list[MessageStage] = []
+        self.presence: PresenceHandler | None = None
+        self._iq_ids = itertools.count(1)
+        self._pending_iq: dict[str, tuple[JID, asyncio.Future[Element]]] = {}
+
+    async def request(self, iq: Element, to: JID, timeout: float = 10.0) -> Element:
+        """Send an IQ get/set from the server to `to` and wait for the answer
+        (result or error element). Raises TimeoutError."""
+        iq_id = f"mixd-{next(self._iq_ids)}"
+        iq.attrs["id"] = iq_id
+        iq.attrs["to"] = str(to)
+        future: asyncio.Future[Element] = asyncio.get_running_loop().create_future()
+        self._pending_iq[iq_id] = (to, future)
+        try:
+            if not self.deliver(to, iq):
+                raise StanzaError(StanzaErrorCondition.RECIPIENT_UNAVAILABLE)
+            return await asyncio.wait_for(future, timeout)
+        finally:
+            self._pending_iq.pop(iq_id, None)
+
+    def _iq_response(self, stanza: Stanza) -> None:
+        pending = self._pending_iq.get(stanza.id or "")
+        # Only the entity we asked may answer (ids are guessable).
+        if pending is not None and pending[0] == stanza.sender and not pending[1].done():
+            pending[1].set_result(stanza.element)
 
     def add_service(self, domain: str, handler: ServiceHandler) -> None:
         if domain in self.hosts or domain in self.services:
@@ -89,6 +117,13 @@ class Router:
         return True
 
     async def _route(self, stanza: Stanza, session: Session | None) -> None:
+        if session is not None:
+            if stanza.kind is Kind.PRESENCE and self.presence is not None:
+                await self.presence.outbound(stanza, session)
+                return
+            if stanza.kind is Kind.MESSAGE:
+                for stage in self.message_stages:
+                    await stage.outbound(stanza, session)
         to = stanza.to
         if to is None:
             await self._no_to(stanza, session)
@@ -125,7 +160,9 @@ class Router:
 
     async def _iq(self, stanza: Stanza, scope: Scope) -> None:
         if not stanza.is_request:
-            return  # responses to the server: nothing waits for them yet
+            if scope is Scope.HOST:
+                self._iq_response(stanza)
+            return
         payload = iq_payload(stanza)
         assert payload is not None  # header validation guarantees one child
         target = self.registry.iq.get((scope, payload.ns, payload.name, stanza.type))
@@ -138,31 +175,50 @@ class Router:
         if stanza.kind is Kind.IQ:
             await self._iq(stanza, Scope.ACCOUNT)
         elif stanza.kind is Kind.MESSAGE:
-            self._message_to_bare(stanza, to)
+            await self._message_to_bare(stanza, to)
+        elif self.presence is not None:
+            await self.presence.inbound(stanza)
         else:
             for session in self.sessions.resources(to):
                 if session.available:
                     session.deliver(stanza.element)
 
-    def _message_to_bare(self, stanza: Stanza, to: JID) -> None:
+    async def _message_to_bare(self, stanza: Stanza, to: JID) -> None:
         # RFC 6121 section 8.5.2: every available resource with non-negative
         # priority gets chat, normal and headline messages.
         if stanza.type == "groupchat":
             raise StanzaError(_UNAVAILABLE)
-        targets = self.sessions.available(to)
+        await self._deliver_message(stanza, to, self.sessions.available(to))
+
+    async def _deliver_message(self, stanza: Stanza, to: JID, targets: list[Session]) -> None:
+        """Hand a message to sessions of local account `to`, through the stages."""
+        if not targets:
+            if stanza.type not in ("normal", "chat"):
+                return  # headline and error messages are dropped (RFC 6121 8.5.2)
+            for stage in self.message_stages:
+                if await stage.undeliverable(stanza, to):
+                    return
+            raise StanzaError(_UNAVAILABLE)
+        for stage in self.message_stages:
+            await stage.inbound(stanza, to)
         for session in targets:
             session.deliver(stanza.element)
-        if not targets and stanza.type in ("normal", "chat"):
-            # Offline storage is not there yet: say so rather than drop it.
-            raise StanzaError(_UNAVAILABLE)
+        for stage in self.message_stages:
+            await stage.delivered(stanza, to, targets)
 
     async def _to_full(self, stanza: Stanza, to: JID) -> None:
+        if stanza.kind is Kind.PRESENCE and self.presence is not None:
+            await self.presence.inbound(stanza)
+            return
         session = self.sessions.get(to)
         if session is not None:
-            session.deliver(stanza.element)
+            if stanza.kind is Kind.MESSAGE:
+                await self._deliver_message(stanza, to.bare, [session])
+            else:
+                session.deliver(stanza.element)
             return
         # RFC 6121 section 8.5.3.2: no such resource.
         if stanza.kind is Kind.MESSAGE and stanza.type in ("normal", "chat"):
-            self._message_to_bare(stanza, to.bare)
+            await self._message_to_bare(stanza, to.bare)
         elif stanza.kind is Kind.IQ or (stanza.kind is Kind.MESSAGE and stanza.type == "groupchat"):
             raise StanzaError(_UNAVAILABLE)

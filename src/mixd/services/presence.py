@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from mixd import ns as NS
-from mixd.core.events import PresenceBroadcast
+from mixd.core.events import PresenceBroadcast, SessionAvailable
 from mixd.core.module import Listener, Module
 
 MIN_PRIORITY, MAX_PRIORITY = -128, 127
@@ -36,7 +36,10 @@ class PresenceModule(Module):
     async def on_broadcast(self, event: PresenceBroadcast) -> None:
         stanza, session = event.stanza, event.session
         if stanza.type == "available":
+            was_available = session.available
             session.available = True
             session.priority = parse_priority(stanza.element.find_text(NS.CLIENT, "priority"))
+            if not was_available:
+                await self.server.hooks.emit(SessionAvailable(session))
         elif stanza.type == "unavailable":
             session.available = False

@@ -1,41 +1,33 @@
 """Numbered schema migrations for the SQLite backend, tracked in `PRAGMA user_version`.
 
-Append new migrations; never edit a released one. Numbers are shared with the
+Add a new numbered file under schema/; never edit a released one. Numbers are shared with the
 other SQL backends so one version means one schema everywhere.
 """
 
 from __future__ import annotations
 
 import sqlite3
+from importlib import resources
 
 from mixd.storage.errors import SchemaTooNew
 
-MIGRATIONS: tuple[tuple[int, str], ...] = (
-    (
-        1,
-        """
-        CREATE TABLE accounts (
-            host TEXT NOT NULL,
-            username TEXT NOT NULL,
-            PRIMARY KEY (host, username)
-        ) WITHOUT ROWID;
 
-        CREATE TABLE account_credentials (
-            host TEXT NOT NULL,
-            username TEXT NOT NULL,
-            mechanism TEXT NOT NULL,
-            position INTEGER NOT NULL,
-            salt BLOB NOT NULL,
-            stored_key BLOB NOT NULL,
-            server_key BLOB NOT NULL,
-            iterations INTEGER NOT NULL,
-            PRIMARY KEY (host, username, mechanism),
-            FOREIGN KEY (host, username) REFERENCES accounts (host, username)
-                ON DELETE CASCADE
-        ) WITHOUT ROWID;
-        """,
-    ),
-)
+def _load_migrations() -> tuple[tuple[int, str], ...]:
+    """Every `schema/NNNN_name.sql` file, in order; numbers must be 1..N."""
+    files = sorted(
+        (int(f.name.split("_", 1)[0]), f.read_text(encoding="utf-8"))
+        for f in resources.files("mixd.storage.sqlite").joinpath("schema").iterdir()
+        if f.name.endswith(".sql")
+    )
+    numbers = [number for number, _ in files]
+    if numbers != list(range(1, len(files) + 1)):
+        raise RuntimeError(f"schema migrations must be numbered 1..N, found {numbers}")
+    return tuple(files)
+
+
+# One file per migration under schema/, so features add theirs without
+# touching each other's.
+MIGRATIONS: tuple[tuple[int, str], ...] = _load_migrations()
 
 LATEST_VERSION = MIGRATIONS[-1][0]
 

@@ -1,0 +1,49 @@
+"""Extension points the router calls for messages and presence.
+
+Modules plug in here rather than subclassing the router: a `MessageStage`
+sees every message a local client sends and every message about to reach a
+local account, in registration order; a single `PresenceHandler` owns
+presence (roster subscriptions, broadcast, probes).
+
+Stages are awaited before the router goes on. That is how "acknowledged means
+stored" holds: a stage that archives a message returns only after the commit,
+and the sender's stream acknowledges the stanza only after routing returned.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from mixd.codec.stanza import Stanza
+from mixd.core.sessions import Session
+from mixd.jid import JID
+
+
+class MessageStage:
+    """Base class: override what you need; each default does nothing."""
+
+    async def outbound(self, stanza: Stanza, session: Session) -> None:
+        """A local client sent `stanza` (from stamped, to validated), before routing."""
+
+    async def inbound(self, stanza: Stanza, to: JID) -> None:
+        """`stanza` is about to be delivered to the local account `to` (bare).
+        May modify stanza.element (e.g. add a stanza-id)."""
+
+    async def delivered(self, stanza: Stanza, to: JID, sessions: list[Session]) -> None:
+        """`stanza` went to these sessions of local account `to`."""
+
+    async def undeliverable(self, stanza: Stanza, to: JID) -> bool:
+        """No session of `to` takes `stanza`; return True if it is handled
+        (e.g. stored for later). Only asked for chat and normal messages."""
+        return False
+
+
+class PresenceHandler(Protocol):
+    async def outbound(self, stanza: Stanza, session: Session) -> None:
+        """Any presence a local client sends, with or without 'to'. The
+        handler routes it on (router.route(stanza)) as RFC 6121 requires."""
+        ...
+
+    async def inbound(self, stanza: Stanza) -> None:
+        """A presence addressed to a local account (bare or full JID)."""
+        ...
