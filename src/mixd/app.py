@@ -12,24 +12,19 @@ from dataclasses import dataclass, field
 
 from mixd.config import Config
 from mixd.core.auth_limits import FailureLimiter
-from mixd.core.module import Module
 from mixd.core.server import Server, Stores
 from mixd.core.sessions import SessionManager
 from mixd.errors import StreamErrorCondition
 from mixd.logfmt import log_event, use_json
 from mixd.net.c2s import C2SConnection, ConnectionPolicy
 from mixd.net.tls import certificate_fingerprint, ensure_certificate, server_ssl_context
-from mixd.services.disco import DiscoModule
-from mixd.services.ping import PingModule
-from mixd.services.presence import PresenceModule
+from mixd.services.catalog import DEFAULT_MODULES
 from mixd.storage.sqlite.accounts import SQLiteAccountStore
 from mixd.storage.sqlite.database import SQLiteDatabase
 from mixd.stream.c2s import C2SSettings
 from mixd.xml.parser import Limits
 
 log = logging.getLogger("mixd")
-
-MODULES: tuple[type[Module], ...] = (DiscoModule, PingModule, PresenceModule)
 
 
 def setup_logging(config: Config) -> None:
@@ -80,7 +75,7 @@ class App:
             config.c2s.max_resources_per_account, config.c2s.resource_conflict
         )
         self.server = Server(hosts, sessions, Stores(SQLiteAccountStore(self.db)))
-        for module_type in MODULES:
+        for module_type in DEFAULT_MODULES:
             await self.server.load(module_type(self.server))
         ctx = self.ssl_context or self._tls_context()
         policy = ConnectionPolicy(
