@@ -21,6 +21,7 @@ from mixd.net.tls import certificate_fingerprint, ensure_certificate, server_ssl
 from mixd.services.catalog import DEFAULT_MODULES
 from mixd.storage.sqlite.accounts import SQLiteAccountStore
 from mixd.storage.sqlite.database import SQLiteDatabase
+from mixd.storage.sqlite.offline import SQLiteOfflineStore
 from mixd.stream.c2s import C2SSettings
 from mixd.xml.parser import Limits
 
@@ -38,6 +39,14 @@ def setup_logging(config: Config) -> None:
 
 def open_database(config: Config) -> SQLiteDatabase:
     return SQLiteDatabase(config.sqlite_path)
+
+
+def sqlite_stores(db: SQLiteDatabase) -> Stores:
+    """Every storage contract, on the SQLite backend."""
+    return Stores(
+        accounts=SQLiteAccountStore(db),
+        offline=SQLiteOfflineStore(db),
+    )
 
 
 def c2s_settings(config: Config) -> C2SSettings:
@@ -74,7 +83,7 @@ class App:
         sessions = SessionManager(
             config.c2s.max_resources_per_account, config.c2s.resource_conflict
         )
-        self.server = Server(hosts, sessions, Stores(SQLiteAccountStore(self.db)))
+        self.server = Server(hosts, sessions, sqlite_stores(self.db))
         for module_type in DEFAULT_MODULES:
             await self.server.load(module_type(self.server))
         ctx = self.ssl_context or self._tls_context()

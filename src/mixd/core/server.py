@@ -11,11 +11,13 @@ from mixd.core.registry import ModuleRegistry
 from mixd.core.router import Router
 from mixd.core.sessions import SessionManager
 from mixd.storage.contracts.accounts import AccountStore
+from mixd.storage.contracts.offline import OfflineStore
 
 
 @dataclass(frozen=True, slots=True)
 class Stores:
     accounts: AccountStore
+    offline: OfflineStore
 
 
 class Server:

@@ -13,15 +13,15 @@ from mixd.storage.errors import SchemaTooNew
 
 
 def _load_migrations() -> tuple[tuple[int, str], ...]:
-    """Every `schema/NNNN_name.sql` file, in order; numbers must be 1..N."""
+    """Every `schema/NNNN_name.sql` file, in order; numbers are unique."""
     files = sorted(
         (int(f.name.split("_", 1)[0]), f.read_text(encoding="utf-8"))
         for f in resources.files("mixd.storage.sqlite").joinpath("schema").iterdir()
         if f.name.endswith(".sql")
     )
     numbers = [number for number, _ in files]
-    if numbers != list(range(1, len(files) + 1)):
-        raise RuntimeError(f"schema migrations must be numbered 1..N, found {numbers}")
+    if len(set(numbers)) != len(numbers) or (numbers and numbers[0] < 1):
+        raise RuntimeError(f"schema migration numbers must be unique and >= 1: {numbers}")
     return tuple(files)
 
 
