@@ -96,6 +96,7 @@ class App:
             preauth_timeout=config.c2s.preauth_timeout,
             idle_timeout=config.c2s.idle_timeout,
             max_output_buffer=config.c2s.max_output_buffer,
+            resume_timeout=config.c2s.resume_timeout,
         )
         self.policy = policy
         self.c2s_port = await self._listen(policy, config.c2s.port, None)

@@ -68,6 +68,7 @@ class C2SConfig:
     max_resources_per_account: Annotated[int, Bound(ge=1)] = 10
     resource_conflict: Literal["replace", "refuse"] = "replace"
     max_output_buffer: Annotated[int, Bound(ge=4096)] = 1048576
+    resume_timeout: Seconds = 300.0
 
 
 @dataclass(frozen=True, slots=True)

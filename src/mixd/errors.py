@@ -104,10 +104,13 @@ DEFAULT_TYPE: dict[StanzaErrorCondition, ErrorType] = {
 class StreamError(Exception):
     """Ends the stream: the driver sends <stream:error/> and closes."""
 
-    def __init__(self, condition: StreamErrorCondition, text: str | None = None) -> None:
+    def __init__(
+        self, condition: StreamErrorCondition, text: str | None = None, extra: str | None = None
+    ) -> None:
         super().__init__(f"{condition}: {text}" if text else str(condition))
         self.condition = condition
         self.text = text
+        self.extra = extra  # an application-specific condition, already serialized
 
 
 class StanzaError(Exception):

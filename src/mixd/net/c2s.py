@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import secrets
 import ssl
 from collections import deque
 from collections.abc import Coroutine
@@ -18,14 +19,15 @@ from typing import Any, cast
 
 from mixd.codec.stanza import Stanza
 from mixd.core.auth_limits import FailureLimiter
-from mixd.core.events import SessionBound, SessionClosed
+from mixd.core.events import SessionBound
 from mixd.core.server import Server
 from mixd.credentials import verify_password
 from mixd.errors import StanzaError, StanzaErrorCondition, StreamErrorCondition
 from mixd.jid import JID
 from mixd.logfmt import log_event
 from mixd.storage.errors import StorageError
-from mixd.stream import c2s
+from mixd.net.session import ClientSession
+from mixd.stream import c2s, sm
 from mixd.stream.sasl import SaslCondition
 from mixd.xml.element import Element
 
@@ -43,8 +45,24 @@ class ConnectionPolicy:
     preauth_timeout: float
     idle_timeout: float
     max_output_buffer: int
+    resume_timeout: float = 300.0
     # Every open connection of this listener group (for graceful shutdown).
     connections: set[C2SConnection] = field(default_factory=set)
+    # XEP-0198 sessions that can be resumed, by stream id.
+    resumable: dict[str, ClientSession] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class _Rejected:
+    reply: Element | None
+
+
+@dataclass(frozen=True, slots=True)
+class _AckRequest:
+    pass
+
+
+_InboxItem = Stanza | _Rejected | _AckRequest
 
 
 class C2SConnection(asyncio.Protocol):
@@ -59,12 +77,8 @@ class C2SConnection(asyncio.Protocol):
         self.loop = asyncio.get_running_loop()
         self.transport: asyncio.Transport | None = None
         self.peer = "?"
-        # Session protocol fields (valid once bound).
-        self.jid: JID = JID(None, "invalid", None)
-        self.available = False
-        self.priority = 0
-        self.bound = False
-        self._inbox: deque[Stanza] = deque()
+        self.session: ClientSession | None = None  # once bound (or resumed)
+        self._inbox: deque[_InboxItem] = deque()
         self._inbox_ready = asyncio.Event()
         self._worker: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[None]] = set()
@@ -76,6 +90,8 @@ class C2SConnection(asyncio.Protocol):
         self._timer: asyncio.TimerHandle | None = None
         self._upgrading = False  # a STARTTLS handshake is under way
         self._gone = False
+        self._stream_ended = False  # closed by protocol, not dropped: no resumption
+        self._replaced = False
 
     # -- asyncio.Protocol ----------------------------------------------------
 
@@ -93,8 +109,10 @@ class C2SConnection(asyncio.Protocol):
         self._handle(self.machine.receive(data))
 
     def eof_received(self) -> bool | None:
-        self._close_reason = "peer closed"
-        self.close_stream(None)
+        # TCP closed without </stream:stream>: a dropped connection (the
+        # session may be resumed), not the end of the stream.
+        if self._close_reason == "unknown":
+            self._close_reason = "peer closed the connection"
         return None
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -103,45 +121,62 @@ class C2SConnection(asyncio.Protocol):
         if self._gone:
             return
         self._gone = True
+        self.transport = None
         self.policy.connections.discard(self)
         if self._timer is not None:
             self._timer.cancel()
         for task in self._tasks:
             task.cancel()
-        if self._worker is not None:
-            self._worker.cancel()
         if exc is not None and self._close_reason == "unknown":
             self._close_reason = f"connection lost: {exc}"
-        if self.bound:
-            self.bound = False
-            if self.server.sessions.unbind(self):
-                self._spawn(self.server.hooks.emit(SessionClosed(self)))
         log_event(
             log,
             "close",
             conn=self.conn_id,
             peer=self.peer,
-            jid=str(self.jid) if self.jid.local else None,
+            jid=str(self.session.jid) if self.session else None,
             reason=self._close_reason,
         )
+        # Stanzas already received are still handled; the session ends (or
+        # waits for resumption) once the worker has drained them.
+        self._inbox_ready.set()
+        if self._worker is None:
+            self._end_session()
 
-    # -- Session protocol ------------------------------------------------------
+    def _end_session(self) -> None:
+        session = self.session
+        if session is None or session.closed or session.connection is not self:
+            return
+        resumable = session.sm_id is not None and not self._stream_ended and not self._replaced
+        if resumable:
+            session.detach(self.policy.resume_timeout, self.policy.resumable)
+        else:
+            if session.sm_id is not None:
+                self.policy.resumable.pop(session.sm_id, None)
+            session.close()
 
-    def deliver(self, element: Element) -> None:
-        self.machine.send(element)
+    # -- what the session asks of its connection -------------------------------
+
+    def write(self, data: str) -> None:
+        self.machine.send_raw(data)
         self._schedule_flush()
 
-    def replaced(self) -> None:
+    def session_replaced(self) -> None:
         self._close_reason = "replaced by a new session"
-        self.bound = False  # the new session owns the JID now
+        self._replaced = True
         self.close_stream(StreamErrorCondition.CONFLICT, "replaced by a new connection")
 
     # -- server side -----------------------------------------------------------
 
-    def close_stream(self, condition: StreamErrorCondition | None, text: str | None = None) -> None:
+    def close_stream(
+        self,
+        condition: StreamErrorCondition | None,
+        text: str | None = None,
+        extra: str | None = None,
+    ) -> None:
         if condition is not None and self._close_reason == "unknown":
             self._close_reason = f"stream error {condition}"
-        self.machine.close(condition, text)
+        self.machine.close(condition, text, extra)
         self._handle(self.machine.take_events())
 
     def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
@@ -177,7 +212,7 @@ class C2SConnection(asyncio.Protocol):
             if self.transport is not None:
                 self.transport.abort()
             return
-        if not self.bound and not self._closing:
+        if self.session is None and not self._closing:
             self.close_stream(StreamErrorCondition.CONNECTION_TIMEOUT, "authentication too slow")
             return
         idle = self.policy.idle_timeout
@@ -193,9 +228,19 @@ class C2SConnection(asyncio.Protocol):
             self._handle_one(event)
         self._schedule_flush()
 
-    def _handle_one(self, event: c2s.C2SEvent) -> None:
+    def _handle_one(self, event: c2s.C2SEvent) -> None:  # noqa: C901 - a plain dispatch
         if isinstance(event, c2s.StanzaReceived):
             self._enqueue(event.stanza)
+        elif isinstance(event, c2s.StanzaRejected):
+            self._enqueue(_Rejected(event.reply))
+        elif isinstance(event, c2s.SmAckRequest):
+            self._enqueue(_AckRequest())
+        elif isinstance(event, c2s.SmAck):
+            self._sm_ack(event.h)
+        elif isinstance(event, c2s.SmEnable):
+            self._sm_enable(event.resume)
+        elif isinstance(event, c2s.SmResume):
+            self._spawn(self._sm_resume(event))
         elif isinstance(event, c2s.StartTLS):
             self._spawn(self._start_tls())
         elif isinstance(event, c2s.AccountLookup):
@@ -215,6 +260,7 @@ class C2SConnection(asyncio.Protocol):
             if self._close_reason == "unknown":
                 self._close_reason = event.reason
             self._closing = True
+            self._stream_ended = True
 
     def _ip(self) -> str:
         return self.peer.rsplit(":", 1)[0]
@@ -290,19 +336,87 @@ class C2SConnection(asyncio.Protocol):
         )
 
     def _bind(self, event: c2s.BindRequested) -> None:
+        session = ClientSession(self.server, event.jid, self)
         try:
-            self.server.sessions.bind(self, event.jid, event.resource)
+            self.server.sessions.bind(session, event.jid, event.resource)
         except StanzaError as exc:
             self._handle(self.machine.bind_failed(event.iq_id, exc))
             return
-        self.bound = True
-        self._handle(self.machine.bound(event.iq_id, self.jid))
+        self.session = session
+        self._handle(self.machine.bound(event.iq_id, session.jid))
 
     def _bound(self, jid: JID) -> None:
         log_event(log, "bind", conn=self.conn_id, jid=jid)
         self._timer_reset()
         self._worker = self.loop.create_task(self._work())
-        self._spawn(self.server.hooks.emit(SessionBound(self)))
+        assert self.session is not None
+        self._spawn(self.server.hooks.emit(SessionBound(self.session)))
+
+    # -- XEP-0198 ----------------------------------------------------------------
+
+    def _sm_enable(self, resume: bool) -> None:
+        session = self.session
+        assert session is not None
+        if session.sm_enabled:
+            self.write(sm.failed("unexpected-request"))
+            return
+        session.sm_enabled = True
+        if resume:
+            session.sm_id = secrets.token_urlsafe(24)
+            self.policy.resumable[session.sm_id] = session
+        self.write(sm.enabled(session.sm_id, int(self.policy.resume_timeout)))
+
+    def _sm_ack(self, h: int) -> None:
+        session = self.session
+        if session is None or not session.sm_enabled:
+            return
+        if not session.acknowledge(h):
+            self.close_stream(
+                StreamErrorCondition.UNDEFINED_CONDITION,
+                "acknowledged more stanzas than were sent",
+                sm.too_high(h, session.sm_sent),
+            )
+
+    async def _sm_resume(self, event: c2s.SmResume) -> None:
+        old = self.policy.resumable.get(event.previd)
+        # Never resume someone else's stream (RELIABILITY G2).
+        if old is None or old.closed or old.jid.bare != event.jid.bare:
+            self._handle(self.machine.resume_failed())
+            return
+        previous = old.connection
+        if previous is not None and previous is not self:
+            previous.handover()  # a half-open old connection: cut it
+        if old.draining is not None:
+            # Stanzas the old connection received must be counted before h is told.
+            await asyncio.wait_for(asyncio.shield(old.draining), 30)
+        if old.expiry is not None:
+            old.expiry.cancel()
+        if not old.acknowledge(event.h):
+            self.close_stream(
+                StreamErrorCondition.UNDEFINED_CONDITION,
+                "acknowledged more stanzas than were sent",
+                sm.too_high(event.h, old.sm_sent),
+            )
+            return
+        old.connection = self
+        self.session = old
+        self._handle(self.machine.resumed(old.jid, event.previd, old.handled_in))
+        for data in old.sm_unacked:  # resent; they stay unacked until acked
+            self.write(data)
+        log_event(log, "resumed", conn=self.conn_id, jid=old.jid, resent=len(old.sm_unacked))
+        self._timer_reset()
+        self._worker = self.loop.create_task(self._work())
+
+    def handover(self) -> None:
+        """Another connection resumed our session: go without ending it."""
+        # Stanzas this connection already received are still handled (and
+        # counted) by its worker; the resuming side waits for that.
+        if self.session is not None:
+            self.session.draining = self._worker
+            self.session.connection = None
+        self._close_reason = "resumed on another connection"
+        if self.transport is not None:
+            self.transport.abort()
 
     def _timer_reset(self) -> None:
         if self._timer is not None:
@@ -311,29 +425,49 @@ class C2SConnection(asyncio.Protocol):
 
     # -- in-order stanza processing -----------------------------------------------
 
-    def _enqueue(self, stanza: Stanza) -> None:
-        self._inbox.append(stanza)
+    def _enqueue(self, item: _InboxItem) -> None:
+        self._inbox.append(item)
         self._inbox_ready.set()
         if len(self._inbox) >= INBOX_HIGH and not self._reading_paused and self.transport:
             self._reading_paused = True
             self.transport.pause_reading()
 
     async def _work(self) -> None:
-        router = self.server.router
-        while True:
-            await self._inbox_ready.wait()
-            self._inbox_ready.clear()
-            while self._inbox:
-                stanza = self._inbox.popleft()
-                if self._reading_paused and len(self._inbox) <= INBOX_LOW and self.transport:
-                    self._reading_paused = False
-                    self.transport.resume_reading()
-                if not self.bound:
+        """Handle received stanzas in order; after the connection is lost,
+        finish what was received, then end (or detach) the session."""
+        try:
+            while True:
+                await self._inbox_ready.wait()
+                self._inbox_ready.clear()
+                while self._inbox:
+                    item = self._inbox.popleft()
+                    if self._reading_paused and len(self._inbox) <= INBOX_LOW and self.transport:
+                        self._reading_paused = False
+                        self.transport.resume_reading()
+                    await self._handle_item(item)
+                if self._gone:
                     return
-                try:
-                    await router.route(stanza, self)
-                except Exception:  # the router answers errors itself; this is a bug
-                    log.exception("unhandled error routing stanza")
-                    router.reply_error(
-                        stanza, StanzaError(StanzaErrorCondition.INTERNAL_SERVER_ERROR)
-                    )
+        finally:
+            self._worker = None
+            if self._gone:
+                self._end_session()
+
+    async def _handle_item(self, item: _InboxItem) -> None:
+        session = self.session
+        if session is None:
+            return
+        if isinstance(item, _AckRequest):
+            if session.sm_enabled and session.connection is self:
+                self.write(sm.ack(session.handled_in))
+            return
+        if isinstance(item, _Rejected):
+            if item.reply is not None:
+                session.deliver(item.reply)
+        else:
+            router = self.server.router
+            try:
+                await router.route(item, session)
+            except Exception:  # the router answers errors itself; this is a bug
+                log.exception("unhandled error routing stanza")
+                router.reply_error(item, StanzaError(StanzaErrorCondition.INTERNAL_SERVER_ERROR))
+        session.handled_in += 1

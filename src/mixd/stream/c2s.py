@@ -26,7 +26,7 @@ from mixd.errors import (
 )
 from mixd.jid import JID, JIDError, normalize_localpart, normalize_resource
 from mixd.storage.contracts.accounts import Account, ScramCredential
-from mixd.stream import sasl
+from mixd.stream import sasl, sm
 from mixd.stream.features import stream_features
 from mixd.stream.header import check_stream_header, stream_close, stream_error, stream_header
 from mixd.xml.element import Element
@@ -107,6 +107,40 @@ class StanzaReceived:
 
 
 @dataclass(frozen=True, slots=True)
+class StanzaRejected:
+    """A stanza failed validation; `reply` is its error answer (None for a
+    stanza of type error). It still counts as handled for XEP-0198."""
+
+    reply: Element | None
+
+
+@dataclass(frozen=True, slots=True)
+class SmEnable:
+    """XEP-0198 <enable/>: answer with sm.enabled() via send_raw()."""
+
+    resume: bool
+
+
+@dataclass(frozen=True, slots=True)
+class SmAckRequest:
+    """<r/>: answer with <a h=.../> once every earlier stanza is handled."""
+
+
+@dataclass(frozen=True, slots=True)
+class SmAck:
+    h: int
+
+
+@dataclass(frozen=True, slots=True)
+class SmResume:
+    """<resume/> after authentication: call resumed() or resume_failed()."""
+
+    jid: JID
+    previd: str
+    h: int
+
+
+@dataclass(frozen=True, slots=True)
 class Closed:
     """The stream is over: flush what is queued, then close the transport."""
 
@@ -122,6 +156,11 @@ C2SEvent = (
     | BindRequested
     | Bound
     | StanzaReceived
+    | StanzaRejected
+    | SmEnable
+    | SmAckRequest
+    | SmAck
+    | SmResume
     | Closed
 )
 
@@ -200,12 +239,17 @@ class C2SStream:
         if self._state is not _State.CLOSED:
             self._out.append(serialize(element))
 
-    def close(self, condition: StreamErrorCondition | None = None, text: str | None = None) -> None:
+    def close(
+        self,
+        condition: StreamErrorCondition | None = None,
+        text: str | None = None,
+        extra: str | None = None,
+    ) -> None:
         """End the stream from the server side (an error, or a plain close)."""
         if self._state is _State.CLOSED:
             return
         if condition is not None:
-            self._fail(StreamError(condition, text))
+            self._fail(StreamError(condition, text, extra))
         else:
             self._out.append(stream_close())
             self._state = _State.CLOSED
@@ -315,7 +359,7 @@ class C2SStream:
             return
         if not self._header_sent:
             self._send_header(next(iter(self.settings.hosts)))
-        self._out.append(stream_error(exc.condition, exc.text))
+        self._out.append(stream_error(exc.condition, exc.text, exc.extra))
         self._out.append(stream_close())
         self._state = _State.CLOSED
         self._pending.clear()
@@ -366,6 +410,8 @@ class C2SStream:
             self._on_sasl(el)
         elif el.is_(NS.CLIENT, "iq") and self.authenticated:
             self._on_bind_iq(el)
+        elif el.ns == NS.SM and self.authenticated:
+            self._on_sm_before_bind(el)
         elif el.ns == NS.CLIENT and el.name in ("message", "presence", "iq"):
             raise StreamError(StreamErrorCondition.NOT_AUTHORIZED, "authenticate first")
         elif el.is_(NS.COMPRESS, "compress"):
@@ -569,7 +615,55 @@ class C2SStream:
         self._state = _State.WAIT
         self._events.append(BindRequested(iq_id, self.jid, resource))
 
+    def _on_sm_before_bind(self, el: Element) -> None:
+        h = sm.parse_h(el) if el.name == "resume" else None
+        previd = el.get("previd")
+        if el.name == "resume" and h is not None and previd and self.jid is not None:
+            self._state = _State.WAIT
+            self._events.append(SmResume(self.jid, previd, h))
+        elif el.name in ("enable", "resume"):
+            self._out.append(sm.failed("unexpected-request" if el.name == "enable" else "bad-request"))
+        else:
+            raise StreamError(StreamErrorCondition.UNSUPPORTED_STANZA_TYPE)
+
+    def _on_sm(self, el: Element) -> None:
+        if el.name == "r":
+            self._events.append(SmAckRequest())
+        elif el.name == "a":
+            h = sm.parse_h(el)
+            if h is None:
+                raise StreamError(StreamErrorCondition.INVALID_XML, "bad h")
+            self._events.append(SmAck(h))
+        elif el.name == "enable":
+            self._events.append(SmEnable(el.get("resume") in ("true", "1")))
+        elif el.name == "resume":
+            self._out.append(sm.failed("unexpected-request"))
+        else:
+            raise StreamError(StreamErrorCondition.UNSUPPORTED_STANZA_TYPE)
+
+    def send_raw(self, text: str) -> None:
+        if self._state is not _State.CLOSED:
+            self._out.append(text)
+
+    def resumed(self, jid: JID, previd: str, h: int) -> list[C2SEvent]:
+        """The driver took over the old session: the stream carries on as bound."""
+        self.jid = jid
+        self._out.append(sm.resumed(previd, h))
+        self._parser.set_limits(self.settings.limits)
+        self._state = _State.BOUND
+        self._run()
+        return self._take_events()
+
+    def resume_failed(self) -> list[C2SEvent]:
+        self._out.append(sm.failed("item-not-found"))
+        self._state = _State.NEGOTIATING
+        self._run()
+        return self._take_events()
+
     def _on_stanza(self, el: Element) -> None:
+        if el.ns == NS.SM:
+            self._on_sm(el)
+            return
         if el.ns != NS.CLIENT or el.name not in ("message", "presence", "iq"):
             if el.is_(NS.COMPRESS, "compress"):
                 self._compress_failure()
@@ -597,7 +691,8 @@ class C2SStream:
                 el.attrs["to"] = str(to)
             stanza = header_from_element(el, me, to)
         except StanzaError as exc:
-            if el.attrs.get("type") != "error":
-                self._out.append(serialize(error_reply(el, me, None, exc)))
+            reply = error_reply(el, me, None, exc) if el.attrs.get("type") != "error" else None
+            # Answered in order with the stanzas before it, and counted as handled.
+            self._events.append(StanzaRejected(reply))
             return
         self._events.append(StanzaReceived(stanza))

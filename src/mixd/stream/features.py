@@ -29,6 +29,7 @@ def stream_features(settings: C2SSettings, *, tls_active: bool, authenticated: b
         return features
     features.add(NS.BIND, "bind")
     features.add(NS.SESSION, "session").add(NS.SESSION, "optional")
+    features.add(NS.SM, "sm")
     _limits(features, settings.limits.max_bytes, settings.idle_seconds)
     return features
 

@@ -24,10 +24,14 @@ def stream_close() -> str:
     return "</stream:stream>"
 
 
-def stream_error(condition: StreamErrorCondition, text: str | None = None) -> str:
+def stream_error(
+    condition: StreamErrorCondition, text: str | None = None, extra: str | None = None
+) -> str:
     inner = f"<{condition} xmlns='{NS.STREAMS_ERR}'/>"
     if text:
         inner += f"<text xmlns='{NS.STREAMS_ERR}' xml:lang='en'>{escape_text(text)}</text>"
+    if extra:
+        inner += extra
     return f"<stream:error>{inner}</stream:error>"
 
 
