@@ -8,7 +8,7 @@ import os
 import signal
 import ssl
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from mixd.config import Config
 from mixd.core.auth_limits import FailureLimiter
@@ -17,15 +17,20 @@ from mixd.core.sessions import SessionManager
 from mixd.errors import StreamErrorCondition
 from mixd.logfmt import log_event, use_json
 from mixd.net.c2s import C2SConnection, ConnectionPolicy
+from mixd.net.session import ClientSession
 from mixd.net.tls import certificate_fingerprint, ensure_certificate, server_ssl_context
 from mixd.services.catalog import DEFAULT_MODULES
 from mixd.storage.sqlite.accounts import SQLiteAccountStore
+from mixd.storage.sqlite.archive import SQLiteArchiveStore
 from mixd.storage.sqlite.database import SQLiteDatabase
 from mixd.storage.sqlite.offline import SQLiteOfflineStore
+from mixd.storage.sqlite.roster import SQLiteRosterStore
 from mixd.stream.c2s import C2SSettings
 from mixd.xml.parser import Limits
 
 log = logging.getLogger("mixd")
+
+SHUTDOWN_GRACE = 5.0  # seconds to finish handling what was received
 
 
 def setup_logging(config: Config) -> None:
@@ -45,7 +50,9 @@ def sqlite_stores(db: SQLiteDatabase) -> Stores:
     """Every storage contract, on the SQLite backend."""
     return Stores(
         accounts=SQLiteAccountStore(db),
+        archive=SQLiteArchiveStore(db),
         offline=SQLiteOfflineStore(db),
+        roster=SQLiteRosterStore(db),
     )
 
 
@@ -61,6 +68,7 @@ def c2s_settings(config: Config) -> C2SSettings:
         idle_seconds=int(c.idle_timeout),
         decoy_secret=os.urandom(32),
         scram_iterations=config.auth.scram_iterations,
+        registration=config.registration.enabled,
     )
 
 
@@ -84,11 +92,14 @@ class App:
             config.c2s.max_resources_per_account, config.c2s.resource_conflict
         )
         self.server = Server(hosts, sessions, sqlite_stores(self.db))
+        self.server.scram_iterations = config.auth.scram_iterations
         for module_type in DEFAULT_MODULES:
             await self.server.load(module_type(self.server))
         ctx = self.ssl_context or self._tls_context()
         policy = ConnectionPolicy(
-            settings=c2s_settings(config),
+            settings=replace(
+                c2s_settings(config), module_features=self.server.registry.stream_features()
+            ),
             ssl_context=ctx,
             limiter=FailureLimiter(
                 config.auth.max_failures, config.auth.failure_window, config.auth.lockout
@@ -97,6 +108,16 @@ class App:
             idle_timeout=config.c2s.idle_timeout,
             max_output_buffer=config.c2s.max_output_buffer,
             resume_timeout=config.c2s.resume_timeout,
+            registrations=(
+                # Counts creations per address; locked once the quota is used.
+                FailureLimiter(
+                    config.registration.max_per_address,
+                    config.registration.window,
+                    config.registration.window,
+                )
+                if config.registration.enabled
+                else None
+            ),
         )
         self.policy = policy
         self.c2s_port = await self._listen(policy, config.c2s.port, None)
@@ -139,16 +160,33 @@ class App:
     def connections(self) -> set[C2SConnection]:
         return self.policy.connections if self.policy else set()
 
+    async def _close_sessions(self, server: Server) -> None:
+        """End every session still bound (e.g. waiting for resumption),
+        keeping what its client never acknowledged, and let the modules see
+        each end (presence, etc.) while storage is still open."""
+        sessions = [s for s in server.sessions.all() if isinstance(s, ClientSession)]
+        for session in sessions:
+            if session.connection is None:
+                await session.keep_unacked_messages()
+            session.close()
+        await server.finish_tasks(SHUTDOWN_GRACE)
+
     async def stop(self) -> None:
         """Graceful shutdown: stop accepting, tell every client, close storage."""
         for listener in self._listeners:
             listener.close()
-        for conn in list(self.connections()):
+        connections = list(self.connections())
+        for conn in connections:
             conn.close_stream(StreamErrorCondition.SYSTEM_SHUTDOWN, "server shutting down")
+        # Stanzas already received are handled before anything else stops.
+        workers = [conn.worker for conn in connections if conn.worker is not None]
+        if workers:
+            await asyncio.wait(workers, timeout=SHUTDOWN_GRACE)
         for listener in self._listeners:
             await listener.wait_closed()
         self._listeners.clear()
         if self.server is not None:
+            await self._close_sessions(self.server)
             await self.server.unload_all()
         if self.db is not None:
             await self.db.close()

@@ -104,6 +104,15 @@ class StorageConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class RegistrationConfig:
+    """[registration]: in-band account creation (XEP-0077), off by default."""
+
+    enabled: bool = False
+    max_per_address: Annotated[int, Bound(ge=1)] = 3
+    window: Seconds = 3600.0
+
+
+@dataclass(frozen=True, slots=True)
 class LogConfig:
     """[log]: verbosity and line format."""
 
@@ -124,6 +133,7 @@ class Config:
     tls: TLSConfig = TLSConfig()
     auth: AuthConfig = AuthConfig()
     storage: StorageConfig = StorageConfig()
+    registration: RegistrationConfig = RegistrationConfig()
     log: LogConfig = LogConfig()
 
     @property

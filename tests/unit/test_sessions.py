@@ -30,6 +30,9 @@ class FakeSession:
     def deliver(self, element: Element) -> None:
         self.delivered.append(element)
 
+    def terminate(self, text: str) -> None:
+        self.available = False
+
     def replaced(self) -> None:
         self.replaced_calls += 1
         if self.manager is not None:

@@ -74,6 +74,8 @@ class Module:
     xeps: ClassVar[tuple[Xep, ...]] = ()
     host_features: ClassVar[tuple[str, ...]] = ()  # disco#info on each server domain
     account_features: ClassVar[tuple[str, ...]] = ()  # disco#info on account bare JIDs
+    # (namespace, name) of empty stream features offered after authentication.
+    stream_features: ClassVar[tuple[tuple[str, str], ...]] = ()
 
     def __init__(self, server: Server) -> None:
         self.server = server

@@ -62,5 +62,9 @@ class ModuleRegistry:
             feats.update(module.host_features if scope is Scope.HOST else module.account_features)
         return feats
 
+    def stream_features(self) -> tuple[tuple[str, str], ...]:
+        features = (f for m in self.modules.values() for f in m.stream_features)
+        return tuple(dict.fromkeys(features))
+
     def xeps(self) -> list[tuple[str, Xep]]:
         return [(m.name, x) for m in self.modules.values() for x in m.xeps]

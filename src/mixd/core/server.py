@@ -3,7 +3,10 @@ storage. Modules receive it; nothing here touches sockets or SQL."""
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Coroutine
 from dataclasses import dataclass
+from typing import Any
 
 from mixd.core.hooks import Hooks
 from mixd.core.module import Module
@@ -11,23 +14,42 @@ from mixd.core.registry import ModuleRegistry
 from mixd.core.router import Router
 from mixd.core.sessions import SessionManager
 from mixd.storage.contracts.accounts import AccountStore
+from mixd.storage.contracts.archive import ArchiveStore
 from mixd.storage.contracts.offline import OfflineStore
+from mixd.storage.contracts.roster import RosterStore
 
 
 @dataclass(frozen=True, slots=True)
 class Stores:
     accounts: AccountStore
+    archive: ArchiveStore
     offline: OfflineStore
+    roster: RosterStore
 
 
 class Server:
     def __init__(self, hosts: frozenset[str], sessions: SessionManager, stores: Stores) -> None:
         self.hosts = hosts
+        self.tasks: set[asyncio.Task[None]] = set()  # background work to finish on stop
+        self.scram_iterations = 4096  # cost of new password verifiers ([auth])
         self.sessions = sessions
         self.stores = stores
         self.hooks = Hooks()
         self.registry = ModuleRegistry(self.hooks)
         self.router = Router(hosts, sessions, self.registry, self.hooks)
+
+    def spawn(self, work: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
+        """Run `work` in the background; stop() waits for it before storage closes."""
+        task = asyncio.get_running_loop().create_task(work)
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+        return task
+
+    async def finish_tasks(self, timeout: float) -> None:
+        while self.tasks:
+            done, _ = await asyncio.wait(set(self.tasks), timeout=timeout)
+            if not done:
+                return
 
     async def load(self, module: Module) -> None:
         self.registry.load(module)

@@ -28,6 +28,11 @@ class Session(Protocol):
         """Another session took this resource: end with `conflict`."""
         ...
 
+    def terminate(self, text: str) -> None:
+        """End the session now (e.g. its account was deleted): the client
+        gets a `not-authorized` stream error."""
+        ...
+
 
 class SessionManager:
     def __init__(

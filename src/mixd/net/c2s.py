@@ -25,8 +25,9 @@ from mixd.credentials import verify_password
 from mixd.errors import StanzaError, StanzaErrorCondition, StreamErrorCondition
 from mixd.jid import JID
 from mixd.logfmt import log_event
-from mixd.storage.errors import StorageError
 from mixd.net.session import ClientSession
+from mixd.services.accounts import AccountError, AccountService
+from mixd.storage.errors import AccountExists, StorageError
 from mixd.stream import c2s, sm
 from mixd.stream.sasl import SaslCondition
 from mixd.xml.element import Element
@@ -46,6 +47,8 @@ class ConnectionPolicy:
     idle_timeout: float
     max_output_buffer: int
     resume_timeout: float = 300.0
+    # In-band registration: counts accounts created per address (None = off).
+    registrations: FailureLimiter | None = None
     # Every open connection of this listener group (for graceful shutdown).
     connections: set[C2SConnection] = field(default_factory=set)
     # XEP-0198 sessions that can be resumed, by stream id.
@@ -157,6 +160,10 @@ class C2SConnection(asyncio.Protocol):
 
     # -- what the session asks of its connection -------------------------------
 
+    @property
+    def worker(self) -> asyncio.Task[None] | None:
+        return self._worker
+
     def write(self, data: str) -> None:
         self.machine.send_raw(data)
         self._schedule_flush()
@@ -228,7 +235,7 @@ class C2SConnection(asyncio.Protocol):
             self._handle_one(event)
         self._schedule_flush()
 
-    def _handle_one(self, event: c2s.C2SEvent) -> None:  # noqa: C901 - a plain dispatch
+    def _handle_one(self, event: c2s.C2SEvent) -> None:
         if isinstance(event, c2s.StanzaReceived):
             self._enqueue(event.stanza)
         elif isinstance(event, c2s.StanzaRejected):
@@ -239,6 +246,8 @@ class C2SConnection(asyncio.Protocol):
             self._sm_ack(event.h)
         elif isinstance(event, c2s.SmEnable):
             self._sm_enable(event.resume)
+        elif isinstance(event, c2s.RegisterRequested):
+            self._spawn(self._register(event))
         elif isinstance(event, c2s.SmResume):
             self._spawn(self._sm_resume(event))
         elif isinstance(event, c2s.StartTLS):
@@ -351,6 +360,41 @@ class C2SConnection(asyncio.Protocol):
         self._worker = self.loop.create_task(self._work())
         assert self.session is not None
         self._spawn(self.server.hooks.emit(SessionBound(self.session)))
+
+    # -- XEP-0077 ----------------------------------------------------------------
+
+    async def _register(self, event: c2s.RegisterRequested) -> None:
+        limiter = self.policy.registrations
+        ip = self._ip()
+        if limiter is None or limiter.locked(ip):
+            self._handle(
+                self.machine.register_failed(
+                    event.iq_id,
+                    StanzaError(
+                        StanzaErrorCondition.RESOURCE_CONSTRAINT,
+                        "too many accounts created from your address, try later",
+                    ),
+                )
+            )
+            return
+        service = AccountService(
+            self.server.stores.accounts, self.server.hosts, self.policy.settings.scram_iterations
+        )
+        jid = JID(event.username, event.host, None)
+        try:
+            await service.add(jid, event.password)
+        except AccountExists:
+            error = StanzaError(StanzaErrorCondition.CONFLICT, "that username is taken")
+        except AccountError as exc:
+            error = StanzaError(StanzaErrorCondition.NOT_ACCEPTABLE, str(exc))
+        except StorageError:
+            error = StanzaError(StanzaErrorCondition.INTERNAL_SERVER_ERROR, "try again later")
+        else:
+            limiter.failure(ip)  # one more account from this address
+            log_event(log, "register", conn=self.conn_id, peer=self.peer, jid=jid)
+            self._handle(self.machine.registered(event.iq_id))
+            return
+        self._handle(self.machine.register_failed(event.iq_id, error))
 
     # -- XEP-0198 ----------------------------------------------------------------
 

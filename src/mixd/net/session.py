@@ -51,6 +51,7 @@ class ClientSession:
         self.handled_in = 0  # stanzas received and fully handled (stored or answered)
         self.expiry: asyncio.TimerHandle | None = None
         self.draining: asyncio.Task[None] | None = None  # the old connection's worker
+        self.closing: asyncio.Task[None] | None = None  # SessionClosed being handled
 
     def deliver(self, element: Element) -> None:
         if self.closed:
@@ -72,6 +73,12 @@ class ClientSession:
             self.connection.session_replaced()
         else:
             self.close()  # a detached session replaced by a fresh login
+
+    def terminate(self, text: str) -> None:
+        if self.connection is not None:
+            self.connection.close_stream(StreamErrorCondition.NOT_AUTHORIZED, text)
+        else:
+            self.close()
 
     def acknowledge(self, h: int) -> bool:
         """Drop what the client's `h` acknowledges; False if h is too high."""
@@ -120,4 +127,4 @@ class ClientSession:
         if self.expiry is not None:
             self.expiry.cancel()
         if self.server.sessions.unbind(self):
-            asyncio.get_running_loop().create_task(self.server.hooks.emit(SessionClosed(self)))
+            self.closing = self.server.spawn(self.server.hooks.emit(SessionClosed(self)))

@@ -3,16 +3,26 @@
 from __future__ import annotations
 
 from mixd.core.module import Module
+from mixd.services.caps import CapsModule
+from mixd.services.carbons import CarbonsModule
 from mixd.services.disco import DiscoModule
+from mixd.services.mam import MamModule
 from mixd.services.offline import OfflineModule
 from mixd.services.ping import PingModule
-from mixd.services.presence import PresenceModule
+from mixd.services.register import RegisterModule
+from mixd.services.roster import PresenceModule, RosterModule
 
 DEFAULT_MODULES: tuple[type[Module], ...] = (
     DiscoModule,
     PingModule,
+    RegisterModule,
+    CapsModule,
+    RosterModule,
     PresenceModule,
     # Archiving stages must come before OfflineModule: offline storage ends
     # the pipeline for an undeliverable message.
+    MamModule,
     OfflineModule,
+    # Carbon copies carry what archiving added (stanza ids).
+    CarbonsModule,
 )

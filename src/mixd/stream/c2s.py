@@ -46,6 +46,10 @@ class C2SSettings:
     decoy_secret: bytes
     # Decoy exchanges for unknown users announce the same count as real ones.
     scram_iterations: int = 4096
+    registration: bool = False  # XEP-0077 in-band registration, only over TLS
+    # (namespace, name) of the empty features loaded modules offer once
+    # authenticated, e.g. roster versioning (Module.stream_features).
+    module_features: tuple[tuple[str, str], ...] = ()
 
 
 # -- events for the driver ----------------------------------------------------
@@ -115,6 +119,17 @@ class StanzaRejected:
 
 
 @dataclass(frozen=True, slots=True)
+class RegisterRequested:
+    """XEP-0077 before authentication: create the account (never log the
+    password), then call registered() or register_failed()."""
+
+    iq_id: str
+    host: str
+    username: str
+    password: str
+
+
+@dataclass(frozen=True, slots=True)
 class SmEnable:
     """XEP-0198 <enable/>: answer with sm.enabled() via send_raw()."""
 
@@ -161,6 +176,7 @@ C2SEvent = (
     | SmAckRequest
     | SmAck
     | SmResume
+    | RegisterRequested
     | Closed
 )
 
@@ -410,6 +426,8 @@ class C2SStream:
             self._on_sasl(el)
         elif el.is_(NS.CLIENT, "iq") and self.authenticated:
             self._on_bind_iq(el)
+        elif el.is_(NS.CLIENT, "iq") and self._registration_open() and self._is_register(el):
+            self._on_register(el)
         elif el.ns == NS.SM and self.authenticated:
             self._on_sm_before_bind(el)
         elif el.ns == NS.CLIENT and el.name in ("message", "presence", "iq"):
@@ -615,6 +633,58 @@ class C2SStream:
         self._state = _State.WAIT
         self._events.append(BindRequested(iq_id, self.jid, resource))
 
+    def _registration_open(self) -> bool:
+        return self.settings.registration and self.tls_active and self._sasl is None
+
+    @staticmethod
+    def _is_register(el: Element) -> bool:
+        children = list(el.elements)
+        return len(children) == 1 and children[0].is_(NS.REGISTER, "query")
+
+    def _on_register(self, el: Element) -> None:
+        iq_id = el.get("id") or ""
+        query = next(el.elements)
+        if el.get("type") == "get":
+            form = Element(NS.REGISTER, "query")
+            form.add_text_child(NS.REGISTER, "instructions", "Choose a username and password.")
+            form.add(NS.REGISTER, "username")
+            form.add(NS.REGISTER, "password")
+            reply = Element(NS.CLIENT, "iq", {"type": "result", "id": iq_id})
+            reply.append(form)
+            self._out.append(serialize(reply))
+            return
+        username, password = (
+            query.find_text(NS.REGISTER, "username"),
+            query.find_text(NS.REGISTER, "password"),
+        )
+        if el.get("type") != "set" or not username or not password:
+            self._iq_error(iq_id, StanzaError(StanzaErrorCondition.BAD_REQUEST))
+            return
+        try:
+            normalized = normalize_localpart(username)
+        except JIDError as exc:
+            self._iq_error(iq_id, StanzaError(StanzaErrorCondition.NOT_ACCEPTABLE, str(exc)))
+            return
+        assert self.host is not None
+        self._state = _State.WAIT
+        self._events.append(RegisterRequested(iq_id, self.host, normalized, password))
+
+    def registered(self, iq_id: str) -> list[C2SEvent]:
+        self._out.append(serialize(Element(NS.CLIENT, "iq", {"type": "result", "id": iq_id})))
+        self._state = _State.NEGOTIATING
+        self._run()
+        return self._take_events()
+
+    def _iq_error(self, iq_id: str, error: StanzaError) -> None:
+        reply = error_reply(Element(NS.CLIENT, "iq", {"id": iq_id}), None, None, error)
+        self._out.append(serialize(reply))
+
+    def register_failed(self, iq_id: str, error: StanzaError) -> list[C2SEvent]:
+        self._iq_error(iq_id, error)
+        self._state = _State.NEGOTIATING
+        self._run()
+        return self._take_events()
+
     def _on_sm_before_bind(self, el: Element) -> None:
         h = sm.parse_h(el) if el.name == "resume" else None
         previd = el.get("previd")
@@ -622,7 +692,9 @@ class C2SStream:
             self._state = _State.WAIT
             self._events.append(SmResume(self.jid, previd, h))
         elif el.name in ("enable", "resume"):
-            self._out.append(sm.failed("unexpected-request" if el.name == "enable" else "bad-request"))
+            self._out.append(
+                sm.failed("unexpected-request" if el.name == "enable" else "bad-request")
+            )
         else:
             raise StreamError(StreamErrorCondition.UNSUPPORTED_STANZA_TYPE)
 

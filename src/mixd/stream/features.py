@@ -21,6 +21,8 @@ def stream_features(settings: C2SSettings, *, tls_active: bool, authenticated: b
             starttls.add(NS.TLS, "required")
             return features
     if not authenticated:
+        if settings.registration and tls_active:
+            features.add(NS.REGISTER_FEATURE, "register")
         mechanisms = features.add(NS.SASL, "mechanisms")
         for mechanism in settings.mechanisms:
             if mechanism != "PLAIN" or tls_active:  # never PLAIN in the clear
@@ -30,6 +32,8 @@ def stream_features(settings: C2SSettings, *, tls_active: bool, authenticated: b
     features.add(NS.BIND, "bind")
     features.add(NS.SESSION, "session").add(NS.SESSION, "optional")
     features.add(NS.SM, "sm")
+    for ns, name in settings.module_features:
+        features.add(ns, name)
     _limits(features, settings.limits.max_bytes, settings.idle_seconds)
     return features
 

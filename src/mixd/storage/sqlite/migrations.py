@@ -13,15 +13,16 @@ from mixd.storage.errors import SchemaTooNew
 
 
 def _load_migrations() -> tuple[tuple[int, str], ...]:
-    """Every `schema/NNNN_name.sql` file, in order; numbers are unique."""
+    """Every `schema/NNNN_name.sql` file, in order; numbers must be 1..N (a gap
+    would let a database skip a migration that appears later)."""
     files = sorted(
         (int(f.name.split("_", 1)[0]), f.read_text(encoding="utf-8"))
         for f in resources.files("mixd.storage.sqlite").joinpath("schema").iterdir()
         if f.name.endswith(".sql")
     )
     numbers = [number for number, _ in files]
-    if len(set(numbers)) != len(numbers) or (numbers and numbers[0] < 1):
-        raise RuntimeError(f"schema migration numbers must be unique and >= 1: {numbers}")
+    if numbers != list(range(1, len(files) + 1)):
+        raise RuntimeError(f"schema migrations must be numbered 1..N, found {numbers}")
     return tuple(files)
 
 

@@ -1,0 +1,183 @@
+"""Message archive contract (XEP-0313 user archives, later MIX-PAM and channels).
+
+A message is stored ONCE (`MessageRecord`: its serialized stanza and
+metadata); each archive that holds it has an entry pointing at it, with its
+own id (the XEP-0359 stanza-id shown to that archive's owner), the other
+party (`with`), the direction and the time it entered that archive. A 1:1
+chat between two local users is one message and two entries; a channel
+message is one message and one entry per archive.
+
+Order within an archive is (timestamp, seq), where seq is the insertion order:
+stable, and exact for paging even when timestamps repeat. Times are integer
+microseconds since the Unix epoch (UTC). JIDs arrive normalised; stores
+compare them byte for byte.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Protocol
+
+from mixd.storage.errors import StorageError
+
+MAX_ID_LENGTH = 64  # ids we hand out are 26 characters; longer ones cannot exist
+
+
+def new_id() -> str:
+    """A unique, URL-safe id: 48 bits of milliseconds then 80 random bits,
+    base32hex, 26 characters [0-9a-v]; ids sort by creation time, which
+    keeps index inserts at the end of the B-tree."""
+    millis = time.time_ns() // 1_000_000
+    raw = millis.to_bytes(6, "big") + os.urandom(10)
+    return base64.b32hexencode(raw).decode("ascii").rstrip("=").lower()
+
+
+class Direction(StrEnum):
+    IN = "in"  # the owner received it
+    OUT = "out"  # the owner sent it
+
+
+class DefaultMode(StrEnum):
+    """XEP-0441 default archiving behaviour."""
+
+    ALWAYS = "always"
+    NEVER = "never"
+    ROSTER = "roster"
+
+
+@dataclass(frozen=True, slots=True)
+class MessageRecord:
+    """A stanza to store once."""
+
+    xml: str  # serialized with jabber:client as the default namespace
+    timestamp: int  # when the server received it
+    sender: str  # bare JID
+    type: str
+    origin_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class NewEntry:
+    """A message's place in one archive."""
+
+    owner: str  # bare JID of the archive
+    with_jid: str  # bare JID of the other party
+    direction: Direction
+    timestamp: int
+    with_resource: str | None = None  # the other party's resource, if known
+
+
+@dataclass(frozen=True, slots=True)
+class Stored:
+    message_id: str
+    entry_ids: tuple[str, ...]  # in the order the entries were given
+
+
+@dataclass(frozen=True, slots=True)
+class ArchiveItem:
+    id: str  # the entry's id: stanza-id and RSM UID for the owner
+    message_id: str
+    timestamp: int
+    with_jid: str
+    with_resource: str | None
+    direction: Direction
+    xml: str
+
+
+@dataclass(frozen=True, slots=True)
+class ArchiveQuery:
+    """Filters select the full result set; `after`/`before`/`index` pick a
+    page of it. Filters: `with_jid` (and `with_resource` for a full JID),
+    `start`/`end` inclusive times, `after_id`/`before_id` exclusive bounds,
+    `ids` (only these items). Paging: the first `limit` items after `after`
+    (or from position `index`), or with `from_end` the last `limit` items
+    before `before` (None = before the end)."""
+
+    owner: str
+    limit: int
+    with_jid: str | None = None
+    with_resource: str | None = None
+    start: int | None = None
+    end: int | None = None
+    after_id: str | None = None
+    before_id: str | None = None
+    ids: tuple[str, ...] = ()
+    after: str | None = None
+    before: str | None = None
+    from_end: bool = False
+    index: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ArchivePage:
+    items: tuple[ArchiveItem, ...]  # chronological
+    count: int  # size of the full result set
+    first_index: int | None  # position of items[0] in it; None for an empty page
+    complete: bool  # nothing further in the paging direction
+
+    @property
+    def first(self) -> str | None:
+        return self.items[0].id if self.items else None
+
+    @property
+    def last(self) -> str | None:
+        return self.items[-1].id if self.items else None
+
+
+@dataclass(frozen=True, slots=True)
+class Prefs:
+    default: DefaultMode = DefaultMode.ALWAYS
+    always: tuple[str, ...] = ()  # JIDs (bare or full), normalised
+    never: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Bounds:
+    """The oldest and newest item of an archive (None when it is empty)."""
+
+    first: ArchiveItem | None
+    last: ArchiveItem | None
+
+
+class ArchiveItemNotFound(StorageError):
+    """An id named in a query (after, before, after-id, before-id, ids) is not
+    in the owner's archive."""
+
+
+class ArchiveMessageNotFound(StorageError):
+    """`add_entries` named a message that is not stored."""
+
+
+class ArchiveStore(Protocol):
+    """Every method may raise `StorageUnavailable`; each call is one
+    transaction, committed before it returns."""
+
+    async def store(self, message: MessageRecord, entries: Sequence[NewEntry]) -> Stored:
+        """Store `message` once with its entries (at least one; ValueError)."""
+        ...
+
+    async def add_entries(self, message_id: str, entries: Sequence[NewEntry]) -> tuple[str, ...]:
+        """Add archives to a stored message; raises `ArchiveMessageNotFound`."""
+        ...
+
+    async def query(self, query: ArchiveQuery) -> ArchivePage:
+        """One page; raises `ArchiveItemNotFound` for unknown ids."""
+        ...
+
+    async def bounds(self, owner: str) -> Bounds: ...
+
+    async def get_prefs(self, owner: str) -> Prefs:
+        """The owner's preferences; `Prefs()` when never set."""
+        ...
+
+    async def set_prefs(self, owner: str, prefs: Prefs) -> None: ...
+
+    async def delete_owner(self, owner: str) -> int:
+        """Remove an archive and its preferences (account deletion); messages no
+        other archive references go too. Returns how many entries were removed."""
+        ...
