@@ -20,10 +20,15 @@ from mixd.net.c2s import C2SConnection, ConnectionPolicy
 from mixd.net.session import ClientSession
 from mixd.net.tls import certificate_fingerprint, ensure_certificate, server_ssl_context
 from mixd.services.catalog import DEFAULT_MODULES
+from mixd.services.mix import rules as mix_rules
+from mixd.services.mix.module import MixModule
+from mixd.services.mix.service import Settings as MixSettings
 from mixd.storage.sqlite.accounts import SQLiteAccountStore
 from mixd.storage.sqlite.archive import SQLiteArchiveStore
 from mixd.storage.sqlite.database import SQLiteDatabase
+from mixd.storage.sqlite.mix import SQLiteMixStore
 from mixd.storage.sqlite.offline import SQLiteOfflineStore
+from mixd.storage.sqlite.pep import SQLitePepStore
 from mixd.storage.sqlite.roster import SQLiteRosterStore
 from mixd.stream.c2s import C2SSettings
 from mixd.xml.parser import Limits
@@ -51,9 +56,21 @@ def sqlite_stores(db: SQLiteDatabase) -> Stores:
     return Stores(
         accounts=SQLiteAccountStore(db),
         archive=SQLiteArchiveStore(db),
+        mix=SQLiteMixStore(db),
         offline=SQLiteOfflineStore(db),
+        pep=SQLitePepStore(db),
         roster=SQLiteRosterStore(db),
     )
+
+
+def mix_module(server: Server, config: Config) -> MixModule:
+    domains = mix_rules.service_domains(config.mix.domains, config.server.hosts)
+    settings = MixSettings(
+        create_policy=config.mix.create_channel,
+        destroy_archive=config.mix.destroy_archive,
+        admins=frozenset(config.server.admins),
+    )
+    return MixModule(server, domains, settings)
 
 
 def c2s_settings(config: Config) -> C2SSettings:
@@ -95,6 +112,8 @@ class App:
         self.server.scram_iterations = config.auth.scram_iterations
         for module_type in DEFAULT_MODULES:
             await self.server.load(module_type(self.server))
+        if config.mix.enabled:
+            await self.server.load(mix_module(self.server, config))
         ctx = self.ssl_context or self._tls_context()
         policy = ConnectionPolicy(
             settings=replace(

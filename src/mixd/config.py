@@ -113,6 +113,16 @@ class RegistrationConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class MixConfig:
+    """[mix]: the MIX channel service (XEP-0369)."""
+
+    enabled: bool = True
+    domains: Annotated[tuple[str, ...], Each(check_host), Unique()] = ()
+    create_channel: Literal["local", "admins", "anyone"] = "local"
+    destroy_archive: Literal["delete", "keep"] = "delete"
+
+
+@dataclass(frozen=True, slots=True)
 class LogConfig:
     """[log]: verbosity and line format."""
 
@@ -134,6 +144,7 @@ class Config:
     auth: AuthConfig = AuthConfig()
     storage: StorageConfig = StorageConfig()
     registration: RegistrationConfig = RegistrationConfig()
+    mix: MixConfig = MixConfig()
     log: LogConfig = LogConfig()
 
     @property

@@ -6,6 +6,7 @@ errors, so no handler builds error XML itself.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from enum import StrEnum
 
 
@@ -113,6 +114,16 @@ class StreamError(Exception):
         self.extra = extra  # an application-specific condition, already serialized
 
 
+@dataclass(frozen=True, slots=True)
+class AppCondition:
+    """An application-specific error condition (RFC 6120 8.3.4): an empty
+    element, e.g. XEP-0060's <precondition-not-met/>, with optional attributes."""
+
+    ns: str
+    name: str
+    attrs: tuple[tuple[str, str], ...] = ()
+
+
 class StanzaError(Exception):
     """Answers one stanza with an error; the stream stays up."""
 
@@ -121,8 +132,10 @@ class StanzaError(Exception):
         condition: StanzaErrorCondition,
         text: str | None = None,
         error_type: ErrorType | None = None,
+        app: AppCondition | None = None,
     ) -> None:
         super().__init__(f"{condition}: {text}" if text else str(condition))
         self.condition = condition
         self.text = text
         self.error_type = error_type or DEFAULT_TYPE[condition]
+        self.app = app

@@ -303,16 +303,16 @@ async def test_presence_to_a_service_domain_is_routed(users: ServerHandle) -> No
         if not got.done():
             got.set_result(stanza)
 
-    router.add_service("mix.localhost", service)
+    router.add_service("service.localhost", service)
     try:
         alice = await login(users, "alice@localhost/home")
-        alice.send_presence(pto="channel@mix.localhost", pstatus="joining")
+        alice.send_presence(pto="channel@service.localhost", pstatus="joining")
         stanza = await wait(got)
         assert str(stanza.sender) == "alice@localhost/home"
-        assert str(stanza.to) == "channel@mix.localhost"
+        assert str(stanza.to) == "channel@service.localhost"
         assert stanza.type == "available"
     finally:
-        router.remove_service("mix.localhost")
+        router.remove_service("service.localhost")
 
 
 async def test_probe_from_non_subscriber_is_answered_unsubscribed(users: ServerHandle) -> None:

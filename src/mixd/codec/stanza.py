@@ -101,6 +101,8 @@ def error_element(error: StanzaError, by: JID | None = None) -> Element:
     el.add(NS.STANZAS_ERR, str(error.condition))
     if error.text:
         el.add_text_child(NS.STANZAS_ERR, "text", error.text).set("{" + NS.XML + "}lang", "en")
+    if error.app is not None:
+        el.add(error.app.ns, error.app.name, dict(error.app.attrs))
     return el
 
 

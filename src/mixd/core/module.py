@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
 from mixd.codec.base import Payload
 from mixd.codec.stanza import Stanza
+from mixd.codec.xep0030_disco import Identity, Item
 from mixd.jid import JID
 
 if TYPE_CHECKING:
@@ -74,6 +75,7 @@ class Module:
     xeps: ClassVar[tuple[Xep, ...]] = ()
     host_features: ClassVar[tuple[str, ...]] = ()  # disco#info on each server domain
     account_features: ClassVar[tuple[str, ...]] = ()  # disco#info on account bare JIDs
+    account_identities: ClassVar[tuple[Identity, ...]] = ()  # likewise (e.g. pubsub/pep)
     # (namespace, name) of empty stream features offered after authentication.
     stream_features: ClassVar[tuple[tuple[str, str], ...]] = ()
 
@@ -84,6 +86,11 @@ class Module:
         return ()
 
     def listeners(self) -> Sequence[Listener]:
+        return ()
+
+    async def account_disco_items(self, owner: JID, requester: JID) -> Sequence[Item]:
+        """disco#items entries this module shows on `owner`'s account to
+        `requester` (e.g. PEP nodes)."""
         return ()
 
     async def start(self) -> None:

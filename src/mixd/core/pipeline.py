@@ -25,6 +25,12 @@ class MessageStage:
     async def outbound(self, stanza: Stanza, session: Session) -> None:
         """A local client sent `stanza` (from stamped, to validated), before routing."""
 
+    async def claim(self, stanza: Stanza, to: JID) -> list[Session] | None:
+        """Take over a message to local account `to` (bare): return the
+        sessions it goes to ([] = handled, deliver to none), or None to leave
+        it to the RFC 6121 rules. MIX-PAM claims what channels send."""
+        return None
+
     async def inbound(self, stanza: Stanza, to: JID) -> None:
         """`stanza` is about to be delivered to the local account `to` (bare).
         May modify stanza.element (e.g. add a stanza-id)."""

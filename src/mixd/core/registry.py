@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from mixd.codec.base import Payload
+from mixd.codec.xep0030_disco import Identity
 from mixd.core.hooks import Hooks
 from mixd.core.module import IqHandler, IqRoute, Module, Scope, Xep
 
@@ -61,6 +62,9 @@ class ModuleRegistry:
         for module in self.modules.values():
             feats.update(module.host_features if scope is Scope.HOST else module.account_features)
         return feats
+
+    def account_identities(self) -> set[Identity]:
+        return {i for m in self.modules.values() for i in m.account_identities}
 
     def stream_features(self) -> tuple[tuple[str, str], ...]:
         features = (f for m in self.modules.values() for f in m.stream_features)

@@ -184,6 +184,12 @@ class Router:
                     session.deliver(stanza.element)
 
     async def _message_to_bare(self, stanza: Stanza, to: JID) -> None:
+        for stage in self.message_stages:
+            claimed = await stage.claim(stanza, to)
+            if claimed is not None:
+                for session in claimed:
+                    session.deliver(stanza.element)
+                return
         # RFC 6121 section 8.5.2: every available resource with non-negative
         # priority gets chat, normal and headline messages.
         if stanza.type == "groupchat":

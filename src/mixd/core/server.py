@@ -15,7 +15,9 @@ from mixd.core.router import Router
 from mixd.core.sessions import SessionManager
 from mixd.storage.contracts.accounts import AccountStore
 from mixd.storage.contracts.archive import ArchiveStore
+from mixd.storage.contracts.mix import MixStore
 from mixd.storage.contracts.offline import OfflineStore
+from mixd.storage.contracts.pep import PepStore
 from mixd.storage.contracts.roster import RosterStore
 
 
@@ -23,7 +25,9 @@ from mixd.storage.contracts.roster import RosterStore
 class Stores:
     accounts: AccountStore
     archive: ArchiveStore
+    mix: MixStore
     offline: OfflineStore
+    pep: PepStore
     roster: RosterStore
 
 

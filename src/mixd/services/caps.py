@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 from mixd import ns as NS
 from mixd.codec.xep0115_caps import Caps, compute_ver, find_caps
-from mixd.core.events import PresenceBroadcast
+from mixd.core.events import PresenceBroadcast, SessionClosed
 from mixd.core.module import Listener, Module, Xep
 from mixd.core.sessions import Session
 from mixd.errors import StanzaError
@@ -43,7 +43,16 @@ class CapsModule(Module):
         self._lookups: dict[int, asyncio.Task[Features]] = {}
 
     def listeners(self) -> Sequence[Listener]:
-        return (Listener(PresenceBroadcast, self.on_presence),)
+        return (
+            Listener(PresenceBroadcast, self.on_presence),
+            Listener(SessionClosed, self.on_closed),
+        )
+
+    async def on_closed(self, event: SessionClosed) -> None:
+        # Nobody will answer a query to a session that is gone.
+        pending = self._lookups.pop(id(event.session), None)
+        if pending is not None:
+            pending.cancel()
 
     async def on_presence(self, event: PresenceBroadcast) -> None:
         if event.stanza.type != "available":
@@ -88,7 +97,12 @@ class CapsModule(Module):
         """What `session`'s client supports (waits for a lookup under way)."""
         pending = self._lookups.get(id(session))
         if pending is not None:
-            return await asyncio.shield(pending)
+            try:
+                return await asyncio.shield(pending)
+            except asyncio.CancelledError:
+                if not pending.cancelled():
+                    raise  # we were cancelled ourselves
+                return frozenset()
         known: Features | None = getattr(session, "features", None)
         return known if known is not None else frozenset()
 

@@ -7,10 +7,13 @@ from mixd.services.caps import CapsModule
 from mixd.services.carbons import CarbonsModule
 from mixd.services.disco import DiscoModule
 from mixd.services.mam import MamModule
+from mixd.services.mix_pam.module import MixPamModule
 from mixd.services.offline import OfflineModule
+from mixd.services.pep import PepModule
 from mixd.services.ping import PingModule
 from mixd.services.register import RegisterModule
 from mixd.services.roster import PresenceModule, RosterModule
+from mixd.services.vcard import VCardModule
 
 DEFAULT_MODULES: tuple[type[Module], ...] = (
     DiscoModule,
@@ -19,10 +22,17 @@ DEFAULT_MODULES: tuple[type[Module], ...] = (
     CapsModule,
     RosterModule,
     PresenceModule,
+    # After caps and presence: PEP asks caps for +notify features when
+    # presence is broadcast, and reads rosters for access.
+    PepModule,
+    VCardModule,
     # Archiving stages must come before OfflineModule: offline storage ends
     # the pipeline for an undeliverable message.
     MamModule,
     OfflineModule,
     # Carbon copies carry what archiving added (stanza ids).
     CarbonsModule,
+    # Delivers what local channels send (the channel service itself is
+    # configured, so App loads it).
+    MixPamModule,
 )

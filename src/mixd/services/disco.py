@@ -55,9 +55,14 @@ class DiscoModule(Module):
 
     async def account_info(self, iq: IqRequest[DiscoInfo]) -> Payload | None:
         await self._check_account(iq)
-        features = self.server.registry.features(Scope.ACCOUNT)
-        return DiscoInfo(None, (ACCOUNT_IDENTITY,), tuple(features))
+        registry = self.server.registry
+        identities = (ACCOUNT_IDENTITY, *registry.account_identities())
+        return DiscoInfo(None, identities, tuple(registry.features(Scope.ACCOUNT)))
 
     async def account_items(self, iq: IqRequest[DiscoItems]) -> Payload | None:
         await self._check_account(iq)
-        return DiscoItems(None, ())
+        owner = iq.to.bare if iq.to else iq.sender.bare
+        items: list[Item] = []
+        for module in self.server.registry.modules.values():
+            items.extend(await module.account_disco_items(owner, iq.sender))
+        return DiscoItems(None, tuple(items))

@@ -1,0 +1,1 @@
+"""XEP-0369 MIX: the channel service."""

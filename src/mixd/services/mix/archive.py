@@ -1,0 +1,50 @@
+"""The channel archive (XEP-0369 section 8): MAM queries addressed to the
+channel, for its participants and owners."""
+
+from __future__ import annotations
+
+from mixd import ns as NS
+from mixd.codec.xep0059_rsm import RsmResult
+from mixd.codec.xep0313_mam import MamFin, MamQuery, result_message
+from mixd.errors import StanzaError, StanzaErrorCondition
+from mixd.services.mam.rules import QUERY_FORM, plan_query
+from mixd.services.mam.storage import guarded
+from mixd.services.mix.service import MixService, Request
+from mixd.xml.element import Element
+from mixd.xml.fragment import parse_element
+
+
+class ChannelArchive:
+    def __init__(self, service: MixService) -> None:
+        self.service = service
+        service.on_iq("channel", NS.MAM, "query", "set", self.query)
+        service.on_iq("channel", NS.MAM, "query", "get", self.form)
+
+    def _check(self, request: Request) -> None:
+        state = request.state()
+        if str(request.sender.bare) not in state.participants and not state.is_owner(
+            request.sender
+        ):
+            raise StanzaError(StanzaErrorCondition.FORBIDDEN, "participants only")
+
+    async def form(self, request: Request) -> Element | None:
+        self._check(request)
+        return MamQuery(form=QUERY_FORM).encode()
+
+    async def query(self, request: Request) -> Element | None:
+        self._check(request)
+        state = request.state()
+        plan = plan_query(state.jid, MamQuery.decode(request.payload))
+        page = await guarded(self.service.archive.query(plan.query))
+        items = reversed(page.items) if plan.flip_page else iter(page.items)
+        router = self.service.server.router
+        for item in items:
+            message = parse_element(item.xml)
+            router.deliver(
+                request.sender,
+                result_message(
+                    request.sender, state.jid, plan.queryid, item.id, item.timestamp, message
+                ),
+            )
+        rsm = RsmResult(page.first, page.last, page.first_index, page.count)
+        return MamFin(rsm, page.complete).encode()

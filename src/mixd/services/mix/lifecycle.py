@@ -1,0 +1,82 @@
+"""Creating and destroying channels (XEP-0369 section 7.3)."""
+
+from __future__ import annotations
+
+from mixd import ns as NS
+from mixd.codec.xep0082_datetime import now_micros
+from mixd.codec.xep0369_mix import NAMESPACES, Create, Destroy
+from mixd.errors import StanzaError, StanzaErrorCondition
+from mixd.jid import JID
+from mixd.services.mix import rules
+from mixd.services.mix.notify import notify_retract_all
+from mixd.services.mix.service import MixService, Request, guarded
+from mixd.services.mix.state import ChannelState
+from mixd.storage.contracts.mix import Channel, ChannelExists
+from mixd.xml.element import Element
+
+ADHOC_ATTEMPTS = 5
+
+
+class Lifecycle:
+    def __init__(self, service: MixService) -> None:
+        self.service = service
+        for ns in NAMESPACES:
+            service.on_iq("service", ns, "create", "set", self.create)
+            service.on_iq("service", ns, "destroy", "set", self.destroy)
+
+    def may_create(self, requester: JID) -> bool:
+        s = self.service.settings
+        return rules.may_create(s.create_policy, requester, self.service.server.hosts, s.admins)
+
+    async def create(self, request: Request) -> Element | None:
+        create = Create.decode(request.payload)
+        if not self.may_create(request.sender):
+            raise StanzaError(StanzaErrorCondition.FORBIDDEN, "you may not create channels here")
+        owner = str(request.sender.bare)
+        if create.channel is not None:
+            name = rules.channel_name(create.channel)
+            await self._store(name, owner, adhoc=False)
+            return Create(name, create.ns).encode()
+        for _ in range(ADHOC_ATTEMPTS):
+            name = rules.adhoc_name()
+            try:
+                await self._store(name, owner, adhoc=True)
+            except StanzaError as exc:
+                if exc.condition is StanzaErrorCondition.CONFLICT:
+                    continue
+                raise
+            return Create(name, create.ns).encode()
+        raise StanzaError(StanzaErrorCondition.INTERNAL_SERVER_ERROR, "no free channel name")
+
+    async def _store(self, name: str, owner: str, *, adhoc: bool) -> None:
+        jid = JID(name, self.service.domain, None)
+        channel = Channel(str(jid), adhoc, now_micros(), (owner,), rules.new_secret())
+        try:
+            await guarded(self.service.store.create_channel(channel))
+        except ChannelExists:
+            raise StanzaError(StanzaErrorCondition.CONFLICT, "channel exists") from None
+        self.service.add_channel(ChannelState.load(channel, []))
+
+    async def destroy(self, request: Request) -> Element | None:
+        destroy = Destroy.decode(request.payload)
+        jid = JID(rules.channel_name(destroy.channel), self.service.domain, None)
+        state = await self.service.channel(jid)
+        if state is None:
+            raise StanzaError(StanzaErrorCondition.ITEM_NOT_FOUND, "no such channel")
+        admin = str(request.sender.bare) in self.service.settings.admins
+        if not (state.is_owner(request.sender) or admin):
+            raise StanzaError(StanzaErrorCondition.FORBIDDEN, "only an owner may destroy")
+        await guarded(self.service.store.delete_channel(str(jid)))
+        if self.service.settings.destroy_archive == "delete":
+            await guarded(self.service.archive.delete_owner(str(jid)))
+        self.service.forget_channel(jid)
+        # Participants learn they are gone: every participant item is retracted.
+        await notify_retract_all(self.service, state)
+        return None
+
+
+def disco_features(lifecycle: Lifecycle, requester: JID) -> tuple[str, ...]:
+    features = [NS.MIX_CORE, NS.MIX_SEARCHABLE]
+    if lifecycle.may_create(requester):
+        features.append(NS.MIX_CREATE_CHANNEL)
+    return tuple(features)

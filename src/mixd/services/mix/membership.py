@@ -1,0 +1,122 @@
+"""Joining, leaving, nicks and node subscriptions (XEP-0369 section 7.1).
+
+A user (bare JID), not a client, is the participant: requests normally come
+from the user's server with the bare JID as `from`; a request from a full JID
+acts for its bare JID.
+"""
+
+from __future__ import annotations
+
+from mixd import ns as NS
+from mixd.codec.xep0082_datetime import now_micros
+from mixd.codec.xep0369_mix import NAMESPACES, Join, Leave, SetNick, UpdateSubscription
+from mixd.errors import StanzaError, StanzaErrorCondition
+from mixd.services.mix import rules
+from mixd.services.mix.notify import notify_participant, notify_retract
+from mixd.services.mix.service import MixService, Request, guarded
+from mixd.services.mix.state import ChannelState
+from mixd.storage.contracts.mix import NickTaken, Participant
+from mixd.xml.element import Element
+
+
+def _conflict() -> StanzaError:
+    return StanzaError(StanzaErrorCondition.CONFLICT, "that nick is taken in this channel")
+
+
+def _participant(state: ChannelState, user: str) -> Participant:
+    participant = state.participants.get(user)
+    if participant is None:
+        raise StanzaError(StanzaErrorCondition.ITEM_NOT_FOUND, "not a participant")
+    return participant
+
+
+class Membership:
+    def __init__(self, service: MixService) -> None:
+        self.service = service
+        for ns in NAMESPACES:
+            service.on_iq("channel", ns, "join", "set", self.join)
+            service.on_iq("channel", ns, "leave", "set", self.leave)
+            service.on_iq("channel", ns, "setnick", "set", self.setnick)
+            service.on_iq("channel", ns, "update-subscription", "set", self.update_subscription)
+
+    def _free_nick(self, state: ChannelState, requested: str | None, user: str) -> str:
+        if requested is None or not requested.strip():
+            raise StanzaError(StanzaErrorCondition.NOT_ACCEPTABLE, "a nick is required")
+        nick = rules.nick(requested)
+        holder = state.nick_holder(nick)
+        if holder is not None and holder != user:
+            raise _conflict()
+        return nick
+
+    async def join(self, request: Request) -> Element | None:
+        state, join = request.state(), Join.decode(request.payload)
+        user = request.sender.bare
+        nick = self._free_nick(state, join.nick, str(user))
+        nodes = rules.subscribable(join.subscribe, state.nodes)
+        if join.subscribe and not nodes:
+            raise StanzaError(StanzaErrorCondition.ITEM_NOT_FOUND, f"no node {join.subscribe[0]}")
+        old = state.participants.get(str(user))
+        participant = Participant(
+            str(state.jid),
+            str(user),
+            rules.participant_id(state.channel.secret, user),
+            nick,
+            frozenset(nodes),
+            old.joined if old is not None else now_micros(),
+        )
+        try:
+            await guarded(self.service.store.join(participant))
+        except NickTaken:
+            raise _conflict() from None
+        state.put(participant)
+        # Subscribers hear of the new participant before the joiner's result.
+        await notify_participant(self.service, state, participant)
+        return Join(nodes, nick, participant.id, str(state.jid), join.ns).encode()
+
+    async def leave(self, request: Request) -> Element | None:
+        state, leave = request.state(), Leave.decode(request.payload)
+        user = str(request.sender.bare)
+        participant = _participant(state, user)
+        await guarded(self.service.store.leave(str(state.jid), user))
+        state.remove(user)
+        subscribers = [p.jid for p in state.subscribers(NS.MIX_NODE_PARTICIPANTS)]
+        await notify_retract(
+            self.service, state, NS.MIX_NODE_PARTICIPANTS, participant.id, subscribers
+        )
+        return Leave(leave.ns).encode()
+
+    async def setnick(self, request: Request) -> Element | None:
+        state, setnick = request.state(), SetNick.decode(request.payload)
+        user = str(request.sender.bare)
+        _participant(state, user)
+        nick = self._free_nick(state, setnick.nick, user)
+        try:
+            await guarded(self.service.store.set_nick(str(state.jid), user, nick))
+        except NickTaken:
+            raise _conflict() from None
+        participant = state.renamed(user, nick)
+        await notify_participant(self.service, state, participant)
+        return SetNick(nick, setnick.ns).encode()
+
+    async def update_subscription(self, request: Request) -> Element | None:
+        state = request.state()
+        update = UpdateSubscription.decode(request.payload)
+        user = str(request.sender.bare)
+        if update.jid is not None and rules.parse_jid(update.jid).bare != request.sender.bare:
+            # Changing someone else's subscriptions is an administrator's act (MIX-ADMIN).
+            raise StanzaError(StanzaErrorCondition.FORBIDDEN)
+        participant = _participant(state, user)
+        added = rules.subscribable(update.subscribe, state.nodes) if update.subscribe else ()
+        nodes = (participant.nodes | set(added)) - set(update.unsubscribe)
+        await guarded(self.service.store.set_nodes(str(state.jid), user, frozenset(nodes)))
+        state.put(
+            Participant(
+                participant.channel,
+                participant.jid,
+                participant.id,
+                participant.nick,
+                frozenset(nodes),
+                participant.joined,
+            )
+        )
+        return UpdateSubscription(added, update.unsubscribe, user, update.ns).encode()

@@ -1,0 +1,60 @@
+"""Channel messages (XEP-0369 section 7.1.6): archive first, then reflect.
+
+A participant's groupchat message is stripped of every client-supplied
+`<mix/>` and `<stanza-id/>`, attributed, committed to the channel archive,
+and only then sent to each subscriber of the messages node (the sender
+included) with the archive id as message id and stanza-id.
+"""
+
+from __future__ import annotations
+
+from mixd import ns as NS
+from mixd.codec.stanza import Stanza
+from mixd.codec.xep0082_datetime import now_micros
+from mixd.codec.xep0359_sid import add_stanza_id, origin_id
+from mixd.codec.xep0369_mix import NAMESPACES, mix_element
+from mixd.errors import StanzaError, StanzaErrorCondition
+from mixd.services.mix.service import MixService, guarded
+from mixd.services.mix.state import ChannelState
+from mixd.storage.contracts.archive import Direction, MessageRecord, NewEntry
+from mixd.xml.element import Element
+from mixd.xml.serializer import serialize
+
+
+def attributed(original: Element, channel: str, nick: str, jid: str) -> Element:
+    """The channel's copy: server-owned elements replaced, addressing cleared."""
+    message = original.copy()
+    for ns in NAMESPACES:
+        message.remove_all(ns, "mix")
+    message.remove_all(NS.SID, "stanza-id")
+    message.attrs = {"from": channel, "type": "groupchat"}
+    message.append(mix_element(nick, jid))
+    return message
+
+
+class Messages:
+    def __init__(self, service: MixService) -> None:
+        self.service = service
+        service.message_handlers.append(self.groupchat)
+
+    async def groupchat(self, stanza: Stanza, state: ChannelState) -> None:
+        user = str(stanza.sender.bare)
+        sender = state.participants.get(user)
+        if sender is None:
+            raise StanzaError(StanzaErrorCondition.FORBIDDEN, "join the channel to send messages")
+        channel = str(state.jid)
+        message = attributed(stanza.element, channel, sender.nick, sender.jid)
+        now = now_micros()
+        record = MessageRecord(
+            serialize(message), now, user, "groupchat", origin_id(stanza.element)
+        )
+        entry = NewEntry(channel, user, Direction.IN, now)
+        stored = await guarded(self.service.archive.store(record, [entry]))
+        archive_id = stored.entry_ids[0]
+        message.attrs["id"] = archive_id
+        message.attrs["from"] = f"{channel}/{sender.id}"
+        add_stanza_id(message, archive_id, state.jid)
+        for subscriber in state.subscribers(NS.MIX_NODE_MESSAGES):
+            copy = message.copy()
+            copy.attrs["to"] = subscriber.jid
+            await self.service.send(copy)

@@ -1,0 +1,46 @@
+"""XEP-0369 MIX-CORE 0.14.6: the channel service module, one MixService per
+configured MIX domain, each assembled from its feature slices."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from mixd.core.module import Module, Xep
+from mixd.services.mix.archive import ChannelArchive
+from mixd.services.mix.discovery import Discovery
+from mixd.services.mix.lifecycle import Lifecycle
+from mixd.services.mix.membership import Membership
+from mixd.services.mix.messages import Messages
+from mixd.services.mix.nodes import Nodes
+from mixd.services.mix.service import MixService, Settings
+
+if TYPE_CHECKING:
+    from mixd.core.server import Server
+
+
+def build_service(server: Server, domain: str, settings: Settings) -> MixService:
+    service = MixService(server, domain, server.stores.mix, settings)
+    lifecycle = Lifecycle(service)
+    Discovery(service, lifecycle)
+    Membership(service)
+    Messages(service)
+    Nodes(service)
+    ChannelArchive(service)
+    return service
+
+
+class MixModule(Module):
+    name = "mix"
+    xeps = (Xep(369, "0.14.6"),)
+
+    def __init__(self, server: Server, domains: tuple[str, ...], settings: Settings) -> None:
+        super().__init__(server)
+        self.services = {domain: build_service(server, domain, settings) for domain in domains}
+
+    async def start(self) -> None:
+        for domain, service in self.services.items():
+            self.server.router.add_service(domain, service.receive)
+
+    async def stop(self) -> None:
+        for domain in self.services:
+            self.server.router.remove_service(domain)

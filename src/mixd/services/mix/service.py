@@ -1,0 +1,155 @@
+"""The MIX channel service on one domain: receives every stanza addressed to
+the domain or a channel on it, and dispatches to the feature slices.
+
+IQ requests are looked up in a table keyed by (target, namespace, element,
+type), where target is the service itself or a channel; slices register
+their handlers there, so MIX-ADMIN, -PRESENCE and -ANON add entries rather
+than branches.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Literal, TypeVar
+
+from mixd.codec.stanza import CodecError, Kind, Stanza, iq_payload, iq_result
+from mixd.errors import ErrorType, StanzaError, StanzaErrorCondition
+from mixd.jid import JID
+from mixd.services.mix.state import ChannelState
+from mixd.storage.contracts.mix import MixStore
+from mixd.storage.errors import StorageUnavailable
+from mixd.xml.element import Element
+
+if TYPE_CHECKING:
+    from mixd.core.server import Server
+    from mixd.storage.contracts.archive import ArchiveStore
+
+log = logging.getLogger(__name__)
+
+Target = Literal["service", "channel"]
+
+
+@dataclass(frozen=True, slots=True)
+class Request:
+    stanza: Stanza
+    payload: Element
+    channel: ChannelState | None  # None for requests to the service itself
+
+    @property
+    def sender(self) -> JID:
+        return self.stanza.sender
+
+    def state(self) -> ChannelState:
+        assert self.channel is not None
+        return self.channel
+
+
+Handler = Callable[[Request], Awaitable[Element | None]]
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    create_policy: Literal["local", "admins", "anyone"] = "local"
+    destroy_archive: Literal["delete", "keep"] = "delete"
+    admins: frozenset[str] = frozenset()
+
+
+class MixService:
+    def __init__(self, server: Server, domain: str, store: MixStore, settings: Settings) -> None:
+        self.server = server
+        self.domain = domain
+        self.jid = JID(None, domain, None)
+        self.store = store
+        self.archive: ArchiveStore = server.stores.archive
+        self.settings = settings
+        self.handlers: dict[tuple[Target, str, str, str], Handler] = {}
+        self.message_handlers: list[Callable[[Stanza, ChannelState], Awaitable[None]]] = []
+        self._channels: dict[str, ChannelState] = {}
+
+    def on_iq(self, target: Target, ns: str, name: str, iq_type: str, handler: Handler) -> None:
+        self.handlers[(target, ns, name, iq_type)] = handler
+
+    # -- channels --------------------------------------------------------------
+
+    async def channel(self, jid: JID) -> ChannelState | None:
+        key = str(jid.bare)
+        state = self._channels.get(key)
+        if state is None:
+            stored = await guarded(self.store.get_channel(key))
+            if stored is None:
+                return None
+            participants = await guarded(self.store.participants(key))
+            state = self._channels.setdefault(key, ChannelState.load(stored, participants))
+        return state
+
+    def add_channel(self, state: ChannelState) -> None:
+        self._channels[str(state.jid)] = state
+
+    def forget_channel(self, jid: JID) -> None:
+        self._channels.pop(str(jid.bare), None)
+
+    # -- receiving -------------------------------------------------------------
+
+    async def receive(self, stanza: Stanza) -> None:
+        to = stanza.to
+        assert to is not None
+        if to.resource is not None:
+            # Private messages through proxy JIDs come with MIX-ANON.
+            raise StanzaError(StanzaErrorCondition.SERVICE_UNAVAILABLE)
+        state = None
+        if to.local is not None:
+            state = await self.channel(to)
+            if state is None:
+                if stanza.kind is Kind.PRESENCE or stanza.is_error:
+                    return
+                raise StanzaError(StanzaErrorCondition.ITEM_NOT_FOUND, "no such channel")
+        if stanza.kind is Kind.IQ:
+            await self._iq(stanza, state)
+        elif stanza.kind is Kind.MESSAGE and state is not None and stanza.type == "groupchat":
+            for handler in self.message_handlers:
+                await handler(stanza, state)
+        elif stanza.kind is Kind.MESSAGE and not stanza.is_error:
+            raise StanzaError(StanzaErrorCondition.BAD_REQUEST, "send groupchat messages")
+
+    async def _iq(self, stanza: Stanza, state: ChannelState | None) -> None:
+        if not stanza.is_request:
+            return
+        payload = iq_payload(stanza)
+        assert payload is not None
+        target: Target = "service" if state is None else "channel"
+        handler = self.handlers.get((target, payload.ns, payload.name, stanza.type))
+        if handler is None:
+            raise StanzaError(StanzaErrorCondition.SERVICE_UNAVAILABLE)
+        try:
+            result = await handler(Request(stanza, payload, state))
+        except CodecError as exc:
+            raise StanzaError(StanzaErrorCondition.BAD_REQUEST, str(exc)) from None
+        await self.send(iq_result(stanza, result))
+
+    # -- sending ---------------------------------------------------------------
+
+    async def send(self, element: Element) -> None:
+        """Route a stanza the service emits (`from` and `to` set)."""
+        sender = JID.parse(element.attrs["from"])
+        to = JID.parse(element.attrs["to"])
+        kind = Kind(element.name)
+        default = {"message": "normal", "presence": "available"}.get(element.name, "")
+        stanza = Stanza(
+            kind, element.get("type") or default, element.get("id"), sender, to, element
+        )
+        await self.server.router.route(stanza)
+
+
+T = TypeVar("T")
+
+
+async def guarded(call: Awaitable[T]) -> T:
+    """Storage trouble answers `wait`/internal-server-error, in one place."""
+    try:
+        return await call
+    except StorageUnavailable:
+        raise StanzaError(
+            StanzaErrorCondition.INTERNAL_SERVER_ERROR, "storage unavailable, retry", ErrorType.WAIT
+        ) from None

@@ -1,0 +1,58 @@
+"""A channel as the service holds it in memory: the stored record plus its
+participants, indexed for the hot paths (who is subscribed to a node, is this
+nick free). The store stays the source of truth: every change is written
+(and committed) first, then applied here."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+from mixd.jid import JID
+from mixd.services.mix import rules
+from mixd.storage.contracts.mix import Channel, Participant
+
+
+@dataclass
+class ChannelState:
+    channel: Channel
+    jid: JID
+    participants: dict[str, Participant] = field(default_factory=dict)  # by user bare JID
+    nicks: dict[str, str] = field(default_factory=dict)  # nick key -> user bare JID
+    nodes: frozenset[str] = rules.CORE_NODES
+
+    @classmethod
+    def load(cls, channel: Channel, participants: list[Participant]) -> ChannelState:
+        state = cls(channel, JID.parse(channel.jid))
+        for participant in participants:
+            state.put(participant)
+        return state
+
+    def put(self, participant: Participant) -> None:
+        old = self.participants.get(participant.jid)
+        if old is not None:
+            self.nicks.pop(rules.nick_key(old.nick), None)
+        self.participants[participant.jid] = participant
+        self.nicks[rules.nick_key(participant.nick)] = participant.jid
+
+    def remove(self, user: str) -> Participant | None:
+        old = self.participants.pop(user, None)
+        if old is not None:
+            self.nicks.pop(rules.nick_key(old.nick), None)
+        return old
+
+    def nick_holder(self, nick: str) -> str | None:
+        return self.nicks.get(rules.nick_key(nick))
+
+    def subscribers(self, node: str) -> list[Participant]:
+        return [p for p in self.participants.values() if node in p.nodes]
+
+    def is_owner(self, user: JID) -> bool:
+        return str(user.bare) in self.channel.owners
+
+    def with_info(self, channel: Channel) -> None:
+        self.channel = channel
+
+    def renamed(self, user: str, nick: str) -> Participant:
+        participant = replace(self.participants[user], nick=nick)
+        self.put(participant)
+        return participant

@@ -1,0 +1,1 @@
+"""XEP-0405 MIX-PAM: the participant's own server side of MIX."""

@@ -1,0 +1,126 @@
+"""MixStore in dicts, for fast service tests; same contract as SQL backends.
+
+Records are normalised the way the SQL backend stores them (owner and contact
+JIDs sorted and de-duplicated, config copied), so both return equal values.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from mixd.storage.contracts.mix import (
+    Channel,
+    ChannelExists,
+    ChannelInfo,
+    ChannelNotFound,
+    NickTaken,
+    Participant,
+)
+
+
+class MemoryMixStore:
+    def __init__(self) -> None:
+        self._channels: dict[str, Channel] = {}
+        # channel -> participant JID -> participant
+        self._participants: dict[str, dict[str, Participant]] = {}
+
+    async def create_channel(self, channel: Channel) -> None:
+        _service(channel.jid)
+        if channel.jid in self._channels:
+            raise ChannelExists(f"channel {channel.jid} already exists")
+        self._channels[channel.jid] = replace(
+            channel,
+            owners=_sorted(channel.owners),
+            secret=bytes(channel.secret),
+            info=_info(channel.info),
+            config=dict(channel.config),
+        )
+        self._participants[channel.jid] = {}
+
+    async def get_channel(self, jid: str) -> Channel | None:
+        channel = self._channels.get(jid)
+        return None if channel is None else _copy(channel)
+
+    async def list_channels(self, service: str, after: str | None, limit: int) -> list[Channel]:
+        if limit <= 0:
+            return []
+        jids = sorted(
+            jid
+            for jid, channel in self._channels.items()
+            if not channel.adhoc and _service(jid) == service and (after is None or jid > after)
+        )
+        return [_copy(self._channels[jid]) for jid in jids[:limit]]
+
+    async def delete_channel(self, jid: str) -> None:
+        self._channels.pop(jid, None)
+        self._participants.pop(jid, None)
+
+    async def set_info(self, jid: str, info: ChannelInfo) -> None:
+        channel = self._channels.get(jid)
+        if channel is None:
+            raise ChannelNotFound(f"no channel {jid}")
+        self._channels[jid] = replace(channel, info=_info(info))
+
+    async def participants(self, channel: str) -> list[Participant]:
+        members = self._participants.get(channel, {})
+        return sorted(members.values(), key=lambda p: (p.joined, p.jid))
+
+    async def join(self, participant: Participant) -> None:
+        p = participant
+        members = self._participants.get(p.channel)
+        if members is None:
+            raise ChannelNotFound(f"no channel {p.channel}")
+        _check_nick(members, p.channel, p.jid, p.nick)
+        old = members.get(p.jid)
+        if old is not None:
+            # Already there: keeps its id and join time.
+            members[p.jid] = replace(old, nick=p.nick, nodes=frozenset(p.nodes))
+            return
+        for other in members.values():
+            if other.id == p.id:
+                raise ValueError(f"participant id {p.id} of {p.channel} is {other.jid}'s")
+        members[p.jid] = replace(p, nodes=frozenset(p.nodes))
+
+    async def leave(self, channel: str, jid: str) -> Participant | None:
+        return self._participants.get(channel, {}).pop(jid, None)
+
+    async def set_nick(self, channel: str, jid: str, nick: str) -> None:
+        members = self._participants.get(channel, {})
+        old = members.get(jid)
+        if old is None:
+            return
+        _check_nick(members, channel, jid, nick)
+        members[jid] = replace(old, nick=nick)
+
+    async def set_nodes(self, channel: str, jid: str, nodes: frozenset[str]) -> None:
+        members = self._participants.get(channel, {})
+        old = members.get(jid)
+        if old is not None:
+            members[jid] = replace(old, nodes=frozenset(nodes))
+
+
+def _service(jid: str) -> str:
+    """The service (domain) part of a channel's bare JID."""
+    local, at, service = jid.partition("@")
+    if not at or not local or not service or "/" in jid:
+        raise ValueError(f"not a channel JID: {jid!r}")
+    return service
+
+
+def _check_nick(members: dict[str, Participant], channel: str, jid: str, nick: str) -> None:
+    for other in members.values():
+        if other.nick == nick and other.jid != jid:
+            raise NickTaken(f"nick {nick!r} is taken in {channel}")
+
+
+def _sorted(values: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(sorted(set(values)))
+
+
+def _info(info: ChannelInfo) -> ChannelInfo:
+    return replace(info, contact=_sorted(info.contact))
+
+
+def _copy(channel: Channel) -> Channel:
+    # The config dict is the one mutable part: callers get their own.
+    return replace(channel, config=dict(channel.config))
