@@ -69,8 +69,11 @@ class Router:
         future: asyncio.Future[Element] = asyncio.get_running_loop().create_future()
         self._pending_iq[iq_id] = (to, future)
         try:
-            if not self.deliver(to, iq):
-                raise StanzaError(StanzaErrorCondition.RECIPIENT_UNAVAILABLE)
+            if to.resource is not None and to.domain in self.hosts:
+                if not self.deliver(to, iq):
+                    raise StanzaError(StanzaErrorCondition.RECIPIENT_UNAVAILABLE)
+            else:
+                await self.send(iq)  # a channel, a service, an account
             return await asyncio.wait_for(future, timeout)
         finally:
             self._pending_iq.pop(iq_id, None)
@@ -94,12 +97,21 @@ class Router:
         try:
             await self._route(stanza, session)
         except StanzaError as exc:
-            self.reply_error(stanza, exc)
+            error = exc
         except CodecError as exc:
-            self.reply_error(stanza, StanzaError(StanzaErrorCondition.BAD_REQUEST, str(exc)))
+            error = StanzaError(StanzaErrorCondition.BAD_REQUEST, str(exc))
         except Exception:
             log.exception("failed to route %s from %s", stanza.kind, stanza.sender)
-            self.reply_error(stanza, StanzaError(StanzaErrorCondition.INTERNAL_SERVER_ERROR))
+            error = StanzaError(StanzaErrorCondition.INTERNAL_SERVER_ERROR)
+        else:
+            return
+        if stanza.sender.resource is None and not stanza.is_error:
+            # Sent on behalf of an account or a service (e.g. MIX-PAM's join
+            # from the user's bare JID): the error goes back the same way.
+            reply = stanza_error_reply(stanza, error)
+            await self._route(self._stanza(reply), None)
+        else:
+            self.reply_error(stanza, error)
 
     def reply_error(self, stanza: Stanza, error: StanzaError) -> None:
         if stanza.is_error:
@@ -107,6 +119,24 @@ class Router:
         if stanza.kind is Kind.PRESENCE and stanza.type != "subscribe":
             return
         self.deliver(stanza.sender, stanza_error_reply(stanza, error))
+
+    @staticmethod
+    def _stanza(element: Element) -> Stanza:
+        """The routing header of a server-built stanza (from and to set)."""
+        kind = Kind(element.name)
+        default = {"message": "normal", "presence": "available"}.get(element.name, "")
+        return Stanza(
+            kind,
+            element.get("type") or default,
+            element.get("id"),
+            JID.parse(element.attrs["from"]),
+            JID.parse(element.attrs["to"]),
+            element,
+        )
+
+    async def send(self, element: Element) -> None:
+        """Route a stanza the server or a service emits (`from` and `to` set)."""
+        await self.route(self._stanza(element))
 
     def deliver(self, to: JID, element: Element) -> bool:
         """Deliver a server-built stanza to a local full JID, if online."""
@@ -160,8 +190,7 @@ class Router:
 
     async def _iq(self, stanza: Stanza, scope: Scope) -> None:
         if not stanza.is_request:
-            if scope is Scope.HOST:
-                self._iq_response(stanza)
+            self._iq_response(stanza)
             return
         payload = iq_payload(stanza)
         assert payload is not None  # header validation guarantees one child

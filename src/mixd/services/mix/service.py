@@ -132,14 +132,7 @@ class MixService:
 
     async def send(self, element: Element) -> None:
         """Route a stanza the service emits (`from` and `to` set)."""
-        sender = JID.parse(element.attrs["from"])
-        to = JID.parse(element.attrs["to"])
-        kind = Kind(element.name)
-        default = {"message": "normal", "presence": "available"}.get(element.name, "")
-        stanza = Stanza(
-            kind, element.get("type") or default, element.get("id"), sender, to, element
-        )
-        await self.server.router.route(stanza)
+        await self.server.router.send(element)
 
 
 T = TypeVar("T")
