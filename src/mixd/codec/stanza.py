@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from mixd import ns as NS
-from mixd.errors import StanzaError, StanzaErrorCondition
+from mixd.errors import ErrorType, StanzaError, StanzaErrorCondition
 from mixd.jid import JID
 from mixd.xml.element import Element
 
@@ -138,3 +138,23 @@ def iq_result(stanza: Stanza, payload: Element | None = None) -> Element:
     if payload is not None:
         el.append(payload)
     return el
+
+
+def error_from_reply(reply: Element) -> StanzaError:
+    """The StanzaError an error stanza carries (RFC 6120 8.3), so an error
+    from elsewhere can be passed on to a client unchanged."""
+    error = reply.find(NS.CLIENT, "error")
+    conditions = StanzaErrorCondition._value2member_map_
+    condition = StanzaErrorCondition.UNDEFINED_CONDITION
+    text = None
+    kind = None
+    if error is not None:
+        for child in error.elements:
+            if child.ns != NS.STANZAS_ERR:
+                continue
+            if child.name == "text":
+                text = child.text
+            elif child.name in conditions:
+                condition = StanzaErrorCondition(child.name)
+        kind = ErrorType._value2member_map_.get(error.get("type") or "")
+    return StanzaError(condition, text, kind if isinstance(kind, ErrorType) else None)

@@ -16,12 +16,12 @@ from typing import Any
 
 from mixd import ns as NS
 from mixd.codec.base import Payload
-from mixd.codec.stanza import Stanza
+from mixd.codec.stanza import Stanza, error_from_reply
 from mixd.codec.xep0405_pam import ClientJoin, ClientJoin0, ClientLeave, ClientLeave0
 from mixd.core.module import IqRequest, IqRoute, Module, Scope, Xep
 from mixd.core.pipeline import MessageStage
 from mixd.core.sessions import Session
-from mixd.errors import ErrorType, StanzaError, StanzaErrorCondition
+from mixd.errors import StanzaError, StanzaErrorCondition
 from mixd.jid import JID
 from mixd.services.caps import CapsModule
 from mixd.services.mix.module import MixModule
@@ -30,28 +30,6 @@ from mixd.services.mix.service import MixService
 from mixd.xml.element import Element
 
 CHANNEL_TIMEOUT = 15.0
-
-
-def error_from(answer: Element) -> StanzaError:
-    """The StanzaError an <iq type='error'/> carries (RFC 6120 8.3)."""
-    error = answer.find(NS.CLIENT, "error")
-    condition = StanzaErrorCondition.UNDEFINED_CONDITION
-    text = None
-    kind = None
-    if error is not None:
-        for child in error.elements:
-            if child.ns == NS.STANZAS_ERR and child.name == "text":
-                text = child.text
-            elif child.ns == NS.STANZAS_ERR:
-                try:
-                    condition = StanzaErrorCondition(child.name)
-                except ValueError:
-                    pass
-        try:
-            kind = ErrorType(error.get("type") or "")
-        except ValueError:
-            kind = None
-    return StanzaError(condition, text, kind)
 
 
 class ChannelDelivery(MessageStage):
@@ -103,7 +81,7 @@ class MixPamModule(Module):
         except TimeoutError:
             raise StanzaError(StanzaErrorCondition.REMOTE_SERVER_TIMEOUT) from None
         if answer.get("type") == "error":
-            raise error_from(answer)  # every channel error reaches the client
+            raise error_from_reply(answer)  # every channel error reaches the client
         inner = next((e for e in answer.elements if e.name == name), None)
         if inner is None:
             raise StanzaError(StanzaErrorCondition.UNDEFINED_CONDITION, "bad channel answer")
