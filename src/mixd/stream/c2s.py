@@ -9,15 +9,11 @@ While such a decision is pending, further input is queued in order.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import secrets
 from collections import deque
-from dataclasses import dataclass
-from enum import Enum, auto
 
 from mixd import ns as NS
-from mixd.codec.stanza import Stanza, error_reply, header_from_element
+from mixd.codec.stanza import error_reply, header_from_element
 from mixd.errors import (
     StanzaError,
     StanzaErrorCondition,
@@ -25,183 +21,58 @@ from mixd.errors import (
     StreamErrorCondition,
 )
 from mixd.jid import JID, JIDError, normalize_localpart, normalize_resource
-from mixd.storage.contracts.accounts import Account, ScramCredential
-from mixd.stream import sasl, sm
+from mixd.stream import sm
+from mixd.stream.c2s_events import (
+    AccountLookup,
+    Authenticated,
+    AuthFailed,
+    BindRequested,
+    Bound,
+    C2SEvent,
+    C2SSettings,
+    Closed,
+    PasswordCheck,
+    RegisterRequested,
+    SmAck,
+    SmAckRequest,
+    SmEnable,
+    SmResume,
+    StanzaReceived,
+    StanzaRejected,
+    StartTLS,
+    StreamState,
+)
+from mixd.stream.c2s_sasl import SaslInProgress, SaslNegotiation
 from mixd.stream.features import stream_features
 from mixd.stream.header import check_stream_header, stream_close, stream_error, stream_header
 from mixd.xml.element import Element
-from mixd.xml.parser import ElementReceived, Limits, StreamClosed, StreamOpened, StreamParser
+from mixd.xml.parser import ElementReceived, StreamClosed, StreamOpened, StreamParser
 from mixd.xml.serializer import serialize
 
-
-@dataclass(frozen=True, slots=True)
-class C2SSettings:
-    hosts: frozenset[str]
-    mechanisms: tuple[str, ...]
-    tls_available: bool
-    starttls_required: bool
-    preauth_limits: Limits
-    limits: Limits
-    idle_seconds: int
-    decoy_secret: bytes
-    # Decoy exchanges for unknown users announce the same count as real ones.
-    scram_iterations: int = 4096
-    registration: bool = False  # XEP-0077 in-band registration, only over TLS
-    # (namespace, name) of the empty features loaded modules offer once
-    # authenticated, e.g. roster versioning (Module.stream_features).
-    module_features: tuple[tuple[str, str], ...] = ()
-
-
-# -- events for the driver ----------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class StartTLS:
-    """`<proceed/>` is queued: flush it, upgrade, then call tls_established()."""
+# The events are part of this module's interface (drivers use c2s.X).
+__all__ = [
+    "AccountLookup",
+    "AuthFailed",
+    "Authenticated",
+    "BindRequested",
+    "Bound",
+    "C2SEvent",
+    "C2SSettings",
+    "C2SStream",
+    "Closed",
+    "PasswordCheck",
+    "RegisterRequested",
+    "SmAck",
+    "SmAckRequest",
+    "SmEnable",
+    "SmResume",
+    "StanzaReceived",
+    "StanzaRejected",
+    "StartTLS",
+]
 
 
-@dataclass(frozen=True, slots=True)
-class AccountLookup:
-    """Fetch the account, then call account_found() (or refuse_auth())."""
-
-    host: str
-    username: str
-    mechanism: str
-
-
-@dataclass(frozen=True, slots=True)
-class PasswordCheck:
-    """Run credentials.verify_password off the loop, then password_checked()."""
-
-    credential: ScramCredential
-    password: str
-
-
-@dataclass(frozen=True, slots=True)
-class AuthFailed:
-    host: str
-    username: str | None
-    mechanism: str | None
-    condition: sasl.SaslCondition
-
-
-@dataclass(frozen=True, slots=True)
-class Authenticated:
-    jid: JID
-    mechanism: str
-
-
-@dataclass(frozen=True, slots=True)
-class BindRequested:
-    """Pick a resource (None: client asked the server to), then bound()."""
-
-    iq_id: str
-    jid: JID
-    resource: str | None
-
-
-@dataclass(frozen=True, slots=True)
-class Bound:
-    jid: JID
-
-
-@dataclass(frozen=True, slots=True)
-class StanzaReceived:
-    stanza: Stanza
-
-
-@dataclass(frozen=True, slots=True)
-class StanzaRejected:
-    """A stanza failed validation; `reply` is its error answer (None for a
-    stanza of type error). It still counts as handled for XEP-0198."""
-
-    reply: Element | None
-
-
-@dataclass(frozen=True, slots=True)
-class RegisterRequested:
-    """XEP-0077 before authentication: create the account (never log the
-    password), then call registered() or register_failed()."""
-
-    iq_id: str
-    host: str
-    username: str
-    password: str
-
-
-@dataclass(frozen=True, slots=True)
-class SmEnable:
-    """XEP-0198 <enable/>: answer with sm.enabled() via send_raw()."""
-
-    resume: bool
-
-
-@dataclass(frozen=True, slots=True)
-class SmAckRequest:
-    """<r/>: answer with <a h=.../> once every earlier stanza is handled."""
-
-
-@dataclass(frozen=True, slots=True)
-class SmAck:
-    h: int
-
-
-@dataclass(frozen=True, slots=True)
-class SmResume:
-    """<resume/> after authentication: call resumed() or resume_failed()."""
-
-    jid: JID
-    previd: str
-    h: int
-
-
-@dataclass(frozen=True, slots=True)
-class Closed:
-    """The stream is over: flush what is queued, then close the transport."""
-
-    reason: str
-
-
-C2SEvent = (
-    StartTLS
-    | AccountLookup
-    | PasswordCheck
-    | AuthFailed
-    | Authenticated
-    | BindRequested
-    | Bound
-    | StanzaReceived
-    | StanzaRejected
-    | SmEnable
-    | SmAckRequest
-    | SmAck
-    | SmResume
-    | RegisterRequested
-    | Closed
-)
-
-
-class _State(Enum):
-    HEADER = auto()  # waiting for the client's stream header
-    NEGOTIATING = auto()  # features sent; TLS / SASL / bind elements expected
-    WAIT = auto()  # a decision is pending with the driver
-    BOUND = auto()  # stanzas flow
-    CLOSED = auto()
-
-
-@dataclass(slots=True)
-class _SaslInProgress:
-    mechanism: str
-    host: str
-    identity: sasl.SaslIdentity | None = None
-    username: str | None = None  # normalised localpart
-    client_first: str = ""
-    scram: sasl.ScramExchange | None = None
-    password: str | None = None
-    account: Account | None = None
-
-
-class C2SStream:
+class C2SStream(SaslNegotiation):
     def __init__(self, settings: C2SSettings, *, tls_active: bool = False) -> None:
         self.settings = settings
         self.tls_active = tls_active
@@ -211,11 +82,11 @@ class C2SStream:
         self.jid: JID | None = None  # the account (bare) once authenticated, full once bound
         self.authenticated = False
         self._out: list[str] = []
-        self._state = _State.HEADER
+        self._state = StreamState.HEADER
         self._header_sent = False
         self._pending: deque[StreamOpened | ElementReceived | StreamClosed] = deque()
         self._events: list[C2SEvent] = []
-        self._sasl: _SaslInProgress | None = None
+        self._sasl: SaslInProgress | None = None
         self._sasl_failures = 0
         self._parser = StreamParser(settings.preauth_limits)
 
@@ -223,7 +94,7 @@ class C2SStream:
 
     @property
     def closed(self) -> bool:
-        return self._state is _State.CLOSED
+        return self._state is StreamState.CLOSED
 
     def data_to_send(self) -> bytes:
         if not self._out:
@@ -233,7 +104,7 @@ class C2SStream:
         return data
 
     def receive(self, data: bytes) -> list[C2SEvent]:
-        if self._state is _State.CLOSED:
+        if self._state is StreamState.CLOSED:
             return []
         parser = self._parser
         try:
@@ -252,7 +123,7 @@ class C2SStream:
 
     def send(self, element: Element) -> None:
         """Queue a stanza for the client (ignored once the stream is closed)."""
-        if self._state is not _State.CLOSED:
+        if self._state is not StreamState.CLOSED:
             self._out.append(serialize(element))
 
     def close(
@@ -262,13 +133,13 @@ class C2SStream:
         extra: str | None = None,
     ) -> None:
         """End the stream from the server side (an error, or a plain close)."""
-        if self._state is _State.CLOSED:
+        if self._state is StreamState.CLOSED:
             return
         if condition is not None:
             self._fail(StreamError(condition, text, extra))
         else:
             self._out.append(stream_close())
-            self._state = _State.CLOSED
+            self._state = StreamState.CLOSED
             self._events.append(Closed("closed by server"))
 
     def take_events(self) -> list[C2SEvent]:
@@ -281,60 +152,13 @@ class C2SStream:
         self._restart()
         return self._take_events()
 
-    def account_found(self, account: Account | None) -> list[C2SEvent]:
-        auth = self._sasl
-        assert auth is not None and self._state is _State.WAIT
-        auth.account = account
-        if auth.mechanism == sasl.PLAIN:
-            cred = account.credential("SCRAM-SHA-256") if account else None
-            cred = cred or (account.credential("SCRAM-SHA-1") if account else None)
-            if cred is None or auth.password is None:
-                self._sasl_fail(sasl.SaslFailure(sasl.SaslCondition.NOT_AUTHORIZED))
-            else:
-                self._events.append(PasswordCheck(cred, auth.password))
-                auth.password = None
-                return self._take_events()
-        else:
-            cred = account.credential(auth.mechanism) if account else None
-            if cred is None:
-                cred = sasl.decoy_credential(
-                    auth.mechanism,
-                    self.settings.decoy_secret,
-                    auth.username or "",
-                    self.settings.scram_iterations,
-                )
-            try:
-                auth.scram = sasl.ScramExchange(auth.mechanism, auth.client_first, cred)
-                self._sasl_element("challenge", auth.scram.server_first())
-                self._state = _State.NEGOTIATING
-            except sasl.SaslFailure as exc:
-                self._sasl_fail(exc)
-        self._run()
-        return self._take_events()
-
-    def password_checked(self, ok: bool) -> list[C2SEvent]:
-        assert self._sasl is not None and self._state is _State.WAIT
-        if ok:
-            self._sasl_success(None)
-        else:
-            self._sasl_fail(sasl.SaslFailure(sasl.SaslCondition.NOT_AUTHORIZED))
-        self._run()
-        return self._take_events()
-
-    def refuse_auth(self, condition: sasl.SaslCondition, text: str) -> list[C2SEvent]:
-        """The driver's policy (e.g. too many failures) refuses this attempt."""
-        assert self._sasl is not None and self._state is _State.WAIT
-        self._sasl_fail(sasl.SaslFailure(condition, text), count=False)
-        self._run()
-        return self._take_events()
-
     def bound(self, iq_id: str, jid: JID) -> list[C2SEvent]:
         self.jid = jid
         reply = Element(NS.CLIENT, "iq", {"type": "result", "id": iq_id})
         reply.add(NS.BIND, "bind").add_text_child(NS.BIND, "jid", str(jid))
         self._out.append(serialize(reply))
         self._parser.set_limits(self.settings.limits)
-        self._state = _State.BOUND
+        self._state = StreamState.BOUND
         self._events.append(Bound(jid))
         self._run()
         return self._take_events()
@@ -343,7 +167,7 @@ class C2SStream:
         self._out.append(
             serialize(error_reply(Element(NS.CLIENT, "iq", {"id": iq_id}), None, None, error))
         )
-        self._state = _State.NEGOTIATING
+        self._state = StreamState.NEGOTIATING
         self._run()
         return self._take_events()
 
@@ -354,16 +178,16 @@ class C2SStream:
         return events
 
     def _run(self) -> None:
-        while self._pending and self._state not in (_State.WAIT, _State.CLOSED):
+        while self._pending and self._state not in (StreamState.WAIT, StreamState.CLOSED):
             event = self._pending.popleft()
             try:
                 if isinstance(event, StreamOpened):
                     self._on_header(event)
                 elif isinstance(event, StreamClosed):
                     self._out.append(stream_close())
-                    self._state = _State.CLOSED
+                    self._state = StreamState.CLOSED
                     self._events.append(Closed("closed by client"))
-                elif self._state is _State.BOUND:
+                elif self._state is StreamState.BOUND:
                     self._on_stanza(event.element)
                 else:
                     self._on_negotiation(event.element)
@@ -371,13 +195,13 @@ class C2SStream:
                 self._fail(exc)
 
     def _fail(self, exc: StreamError) -> None:
-        if self._state is _State.CLOSED:
+        if self._state is StreamState.CLOSED:
             return
         if not self._header_sent:
             self._send_header(next(iter(self.settings.hosts)))
         self._out.append(stream_error(exc.condition, exc.text, exc.extra))
         self._out.append(stream_close())
-        self._state = _State.CLOSED
+        self._state = StreamState.CLOSED
         self._pending.clear()
         self._events.append(Closed(f"stream error {exc.condition}"))
 
@@ -388,7 +212,7 @@ class C2SStream:
         )
         self._pending.clear()  # nothing sent before the restart carries over
         self._header_sent = False
-        self._state = _State.HEADER
+        self._state = StreamState.HEADER
 
     def _send_header(self, host: str) -> None:
         self.stream_id = secrets.token_urlsafe(16)
@@ -396,7 +220,7 @@ class C2SStream:
         self._header_sent = True
 
     def _on_header(self, opened: StreamOpened) -> None:
-        if self._state is not _State.HEADER:
+        if self._state is not StreamState.HEADER:
             raise StreamError(StreamErrorCondition.CONFLICT, "stream already open")
         fallback = self.host or next(iter(self.settings.hosts))
         try:
@@ -415,7 +239,7 @@ class C2SStream:
             authenticated=self.authenticated,
         )
         self._out.append(serialize(features))
-        self._state = _State.NEGOTIATING
+        self._state = StreamState.NEGOTIATING
 
     # -- negotiation ---------------------------------------------------------
 
@@ -450,162 +274,8 @@ class C2SStream:
         self._out.append(serialize(Element(NS.TLS, "proceed")))
         # Bytes after <starttls/> were sent in the clear: never process them.
         self._pending.clear()
-        self._state = _State.WAIT
+        self._state = StreamState.WAIT
         self._events.append(StartTLS())
-
-    def _offered(self) -> tuple[str, ...]:
-        if self.authenticated:
-            return ()
-        if not self.tls_active and self.settings.tls_available and self.settings.starttls_required:
-            return ()
-        return tuple(m for m in self.settings.mechanisms if m != sasl.PLAIN or self.tls_active)
-
-    def _on_sasl(self, el: Element) -> None:
-        try:
-            self._dispatch_sasl(el)
-        except sasl.SaslFailure as exc:
-            self._sasl_fail(exc)
-
-    def _dispatch_sasl(self, el: Element) -> None:
-        if el.name == "auth":
-            self._on_auth(el)
-        elif el.name == "response" and self._sasl is not None and self._sasl.scram:
-            self._on_scram_final(el)
-        elif el.name == "response" and self._sasl is not None:
-            self._on_initial_response(self._decode(el))
-        elif el.name == "abort" and self._sasl is not None:
-            self._sasl_fail(sasl.SaslFailure(sasl.SaslCondition.ABORTED))
-        else:
-            raise StreamError(StreamErrorCondition.POLICY_VIOLATION, "unexpected SASL element")
-
-    def _decode(self, el: Element) -> bytes:
-        text = el.text.strip()
-        if text == "=":
-            return b""
-        try:
-            return base64.b64decode(text, validate=True)
-        except (binascii.Error, ValueError):
-            raise sasl.SaslFailure(sasl.SaslCondition.INCORRECT_ENCODING) from None
-
-    def _on_auth(self, el: Element) -> None:
-        if self.authenticated or self._sasl is not None:
-            raise StreamError(StreamErrorCondition.POLICY_VIOLATION, "SASL already in progress")
-        mechanism = el.get("mechanism", "") or ""
-        assert self.host is not None
-        self._sasl = _SaslInProgress(mechanism, self.host)
-        try:
-            offered = self._offered()
-            if not offered and not self.tls_active:
-                raise sasl.SaslFailure(sasl.SaslCondition.ENCRYPTION_REQUIRED, "use STARTTLS")
-            if mechanism not in offered:
-                raise sasl.SaslFailure(sasl.SaslCondition.INVALID_MECHANISM)
-            if not el.text.strip():
-                # No initial response: ask for it with an empty challenge.
-                self._out.append(serialize(Element(NS.SASL, "challenge")))
-                return
-            self._on_initial_response(self._decode(el))
-        except sasl.SaslFailure as exc:
-            self._sasl_fail(exc)
-
-    def _on_initial_response(self, data: bytes) -> None:
-        auth = self._sasl
-        assert auth is not None
-        try:
-            if auth.mechanism == sasl.PLAIN:
-                auth.identity, auth.password = sasl.parse_plain(data)
-            else:
-                auth.client_first = data.decode("utf-8")
-                auth.identity = sasl.parse_scram_client_first(auth.client_first)
-            try:
-                auth.username = normalize_localpart(auth.identity.authcid)
-            except JIDError:
-                raise sasl.SaslFailure(sasl.SaslCondition.NOT_AUTHORIZED) from None
-            self._check_authzid(auth)
-        except UnicodeDecodeError:
-            self._sasl_fail(sasl.SaslFailure(sasl.SaslCondition.MALFORMED_REQUEST))
-            return
-        except sasl.SaslFailure as exc:
-            self._sasl_fail(exc)
-            return
-        self._state = _State.WAIT
-        self._events.append(AccountLookup(auth.host, auth.username, auth.mechanism))
-
-    def _check_authzid(self, auth: _SaslInProgress) -> None:
-        """An authzid may only name the authenticating account itself."""
-        if auth.identity is None or auth.identity.authzid is None:
-            return
-        try:
-            wanted = JID.parse(auth.identity.authzid)
-        except JIDError:
-            raise sasl.SaslFailure(sasl.SaslCondition.INVALID_AUTHZID) from None
-        if wanted != JID(auth.username, auth.host, None):
-            raise sasl.SaslFailure(
-                sasl.SaslCondition.INVALID_AUTHZID, "authzid must be your own JID"
-            )
-        if auth.mechanism != sasl.PLAIN:
-            # RFC 6120 6.3.8: acting as yourself, send no authzid. PLAIN
-            # tolerates one naming yourself; SCRAM's GS2 header is covered by
-            # the proof and scramp verifies only an empty one.
-            raise sasl.SaslFailure(
-                sasl.SaslCondition.INVALID_AUTHZID, "omit the authzid when acting as yourself"
-            )
-
-    def _on_scram_final(self, el: Element) -> None:
-        auth = self._sasl
-        assert auth is not None and auth.scram is not None
-        try:
-            final = auth.scram.server_final(self._decode(el).decode("utf-8"))
-        except UnicodeDecodeError:
-            self._sasl_fail(sasl.SaslFailure(sasl.SaslCondition.MALFORMED_REQUEST))
-            return
-        except sasl.SaslFailure as exc:
-            self._sasl_fail(exc)
-            return
-        if auth.account is None:  # a decoy exchange can never succeed
-            self._sasl_fail(sasl.SaslFailure(sasl.SaslCondition.NOT_AUTHORIZED))
-            return
-        self._sasl_success(final)
-
-    def _sasl_element(self, name: str, payload: str | None) -> None:
-        el = Element(NS.SASL, name)
-        if payload is not None:
-            el.append(base64.b64encode(payload.encode()).decode() or "=")
-        self._out.append(serialize(el))
-
-    def _sasl_success(self, final: str | None) -> None:
-        auth = self._sasl
-        assert auth is not None and auth.username is not None
-        self._sasl_element("success", final)
-        self.authenticated = True
-        self.jid = JID(auth.username, auth.host, None)
-        self._sasl = None
-        self._events.append(Authenticated(self.jid, auth.mechanism))
-        self._restart()
-
-    def _sasl_fail(self, exc: sasl.SaslFailure, *, count: bool = True) -> None:
-        auth = self._sasl
-        failure = Element(NS.SASL, "failure")
-        failure.add(NS.SASL, str(exc.condition))
-        if exc.text:
-            failure.add_text_child(NS.SASL, "text", exc.text)
-        self._out.append(serialize(failure))
-        self._sasl = None
-        self._state = _State.NEGOTIATING
-        if count and exc.condition is not sasl.SaslCondition.ABORTED:
-            self._events.append(
-                AuthFailed(
-                    self.host or "",
-                    auth.username if auth else None,
-                    auth.mechanism if auth else None,
-                    exc.condition,
-                )
-            )
-            self._sasl_failures += 1
-            if self._sasl_failures >= 3:
-                # RFC 6120 6.4.5: a server may close after a few retries.
-                self._fail(
-                    StreamError(StreamErrorCondition.POLICY_VIOLATION, "too many failed logins")
-                )
 
     # -- bind and stanzas ------------------------------------------------------
 
@@ -630,7 +300,7 @@ class C2SStream:
                 self._out.append(serialize(reply))
                 return
         assert self.jid is not None
-        self._state = _State.WAIT
+        self._state = StreamState.WAIT
         self._events.append(BindRequested(iq_id, self.jid, resource))
 
     def _registration_open(self) -> bool:
@@ -666,12 +336,12 @@ class C2SStream:
             self._iq_error(iq_id, StanzaError(StanzaErrorCondition.NOT_ACCEPTABLE, str(exc)))
             return
         assert self.host is not None
-        self._state = _State.WAIT
+        self._state = StreamState.WAIT
         self._events.append(RegisterRequested(iq_id, self.host, normalized, password))
 
     def registered(self, iq_id: str) -> list[C2SEvent]:
         self._out.append(serialize(Element(NS.CLIENT, "iq", {"type": "result", "id": iq_id})))
-        self._state = _State.NEGOTIATING
+        self._state = StreamState.NEGOTIATING
         self._run()
         return self._take_events()
 
@@ -681,7 +351,7 @@ class C2SStream:
 
     def register_failed(self, iq_id: str, error: StanzaError) -> list[C2SEvent]:
         self._iq_error(iq_id, error)
-        self._state = _State.NEGOTIATING
+        self._state = StreamState.NEGOTIATING
         self._run()
         return self._take_events()
 
@@ -689,7 +359,7 @@ class C2SStream:
         h = sm.parse_h(el) if el.name == "resume" else None
         previd = el.get("previd")
         if el.name == "resume" and h is not None and previd and self.jid is not None:
-            self._state = _State.WAIT
+            self._state = StreamState.WAIT
             self._events.append(SmResume(self.jid, previd, h))
         elif el.name in ("enable", "resume"):
             self._out.append(
@@ -714,7 +384,7 @@ class C2SStream:
             raise StreamError(StreamErrorCondition.UNSUPPORTED_STANZA_TYPE)
 
     def send_raw(self, text: str) -> None:
-        if self._state is not _State.CLOSED:
+        if self._state is not StreamState.CLOSED:
             self._out.append(text)
 
     def resumed(self, jid: JID, previd: str, h: int) -> list[C2SEvent]:
@@ -722,13 +392,13 @@ class C2SStream:
         self.jid = jid
         self._out.append(sm.resumed(previd, h))
         self._parser.set_limits(self.settings.limits)
-        self._state = _State.BOUND
+        self._state = StreamState.BOUND
         self._run()
         return self._take_events()
 
     def resume_failed(self) -> list[C2SEvent]:
         self._out.append(sm.failed("item-not-found"))
-        self._state = _State.NEGOTIATING
+        self._state = StreamState.NEGOTIATING
         self._run()
         return self._take_events()
 

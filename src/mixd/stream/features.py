@@ -8,7 +8,7 @@ from mixd import ns as NS
 from mixd.xml.element import Element
 
 if TYPE_CHECKING:
-    from mixd.stream.c2s import C2SSettings
+    from mixd.stream.c2s_events import C2SSettings
 
 
 def stream_features(settings: C2SSettings, *, tls_active: bool, authenticated: bool) -> Element:
