@@ -219,3 +219,55 @@ async def test_core0_requests_are_answered_in_kind(witches: tuple) -> None:  # t
     assert child(created, f"{{{MIX0}}}create").get("channel") == "coven"
     joined = await iq(hag, CHANNEL, f"<join xmlns='{MIX0}'><nick>third witch</nick></join>")
     assert child(joined, f"{{{MIX0}}}join").get("id")
+
+
+async def test_participant_id_is_stable_across_leave_and_rejoin(witches: tuple) -> None:  # type: ignore[type-arg]
+    hag, hecate, _ = witches
+    await create(hag, "coven")
+    first = await join(hecate, CHANNEL, "top witch")
+    await iq(hecate, CHANNEL, f"<leave xmlns='{MIX}'/>")
+    assert await join(hecate, CHANNEL, "another nick") == first
+    # Another user never gets that id; the id is not derived from the JID alone.
+    other = await join(hag, CHANNEL, "third witch")
+    assert other != first and "hecate" not in first
+
+
+async def test_creation_policy_admins_only(server_factory: object) -> None:
+    server: ServerHandle = await server_factory(  # type: ignore[operator]
+        mix={"create_channel": "admins"}, server={"admins": ["boss@localhost"]}
+    )
+    await server.add_user("hag66@localhost", "pw")
+    await server.add_user("boss@localhost", "pw-boss")
+    hag = await mix_client(server, "hag66@localhost/r", "pw")
+    boss = await mix_client(server, "boss@localhost/r", "pw-boss")
+    info = await hag.plugin["xep_0030"].get_info(jid=SERVICE, timeout=TIMEOUT)
+    assert f"{MIX}#create-channel" not in info["disco_info"]["features"]
+    with pytest.raises(IqError) as err:
+        await create(hag, "coven")
+    assert err.value.condition == "forbidden"
+    boss_info = await boss.plugin["xep_0030"].get_info(jid=SERVICE, timeout=TIMEOUT)
+    assert f"{MIX}#create-channel" in boss_info["disco_info"]["features"]
+    await create(boss, "coven")
+
+
+async def test_channels_survive_a_restart(server_factory: object) -> None:
+    server: ServerHandle = await server_factory()  # type: ignore[operator]
+    await server.add_user("hag66@localhost", "pw")
+    hag = await mix_client(server, "hag66@localhost/r", "pw")
+    await create(hag, "coven")
+    hag_id = await join(hag, CHANNEL, "third witch")
+    hag.send_message(mto=CHANNEL, mbody="remember me", mtype="groupchat")
+    count = "{http://jabber.org/protocol/rsm}set/{http://jabber.org/protocol/rsm}count"
+    before = await iq(hag, CHANNEL, "<query xmlns='urn:xmpp:mam:2'/>")  # after the message
+    assert child(before, "{urn:xmpp:mam:2}fin").findtext(count) == "1"
+    await server.close()
+    # A new server on the same data directory.
+    await server.app.start()
+    server.closed, server.clients = False, []
+    again = await mix_client(server, "hag66@localhost/r2", "pw")
+    result = await iq(
+        again, CHANNEL, f"<pubsub xmlns='{PUBSUB}'><items node='{PARTICIPANTS}'/></pubsub>", "get"
+    )
+    assert [i.get("id") for i in result.xml.iter(f"{{{PUBSUB}}}item")] == [hag_id]
+    after = await iq(again, CHANNEL, "<query xmlns='urn:xmpp:mam:2'/>")
+    assert child(after, "{urn:xmpp:mam:2}fin").findtext(count) == "1"
