@@ -126,8 +126,12 @@ async def test_messages_reach_every_participant_with_attribution(witches: tuple)
         assert len(mixes) == 1
         assert mixes[0].findtext(f"{{{MIX}}}nick") == "third witch"
         assert mixes[0].findtext(f"{{{MIX}}}jid") == "hag66@localhost"
-        sids = message.xml.findall("{urn:xmpp:sid:0}stanza-id")
-        assert len(sids) == 1 and sids[0].get("id") == message["id"] != "fake"
+        sids = [
+            (s.get("by"), s.get("id")) for s in message.xml.findall("{urn:xmpp:sid:0}stanza-id")
+        ]
+        # The channel's stanza-id, and (MIX-PAM) the one in the user's own archive.
+        assert (CHANNEL, message["id"]) in sids and message["id"] != "fake"
+        assert sorted(by for by, _ in sids) == sorted([CHANNEL, str(message["to"].bare)])
         assert message.xml.find("{urn:xmpp:sid:0}origin-id").get("id") == "o-1"
     # The channel archive has it, under the same id.
     page = await iq(hecate, CHANNEL, "<query xmlns='urn:xmpp:mam:2' queryid='q'/>")

@@ -23,6 +23,7 @@ from mixd.storage.contracts.roster import (
 from mixd.storage.errors import AccountNotFound
 from mixd.storage.memory.accounts import MemoryAccountStore
 from mixd.storage.memory.roster import MemoryRosterStore
+from mixd.storage.sqlite import migrations
 from mixd.storage.sqlite.accounts import SQLiteAccountStore
 from mixd.storage.sqlite.database import SQLiteDatabase
 from mixd.storage.sqlite.roster import SQLiteRosterStore
@@ -100,6 +101,26 @@ async def test_every_field_round_trips(store: RosterStore) -> None:
     other = RosterItem(CAROL, subscription=Subscription.FROM, ask=True, approved=True)
     await store.update(HOST, "alice", CAROL, put(other))
     assert await store.get(HOST, "alice", CAROL) == other
+
+
+async def test_mix_channel_item_round_trips(store: RosterStore) -> None:
+    """XEP-0405: a joined channel carries the user's participant id."""
+    channel = RosterItem(
+        "coven@mix.example.org", "Coven", subscription=Subscription.BOTH, mix_participant_id="p1"
+    )
+    await store.update(HOST, "alice", channel.jid, put(channel))
+    await store.update(HOST, "alice", BOB, put(RosterItem(BOB)))
+    assert await store.get(HOST, "alice", channel.jid) == channel
+    assert [i.mix_participant_id for i in (await store.roster(HOST, "alice")).items] == [
+        None,
+        "p1",
+    ]
+    await store.update(HOST, "alice", channel.jid, edit(name="Renamed", groups=("MIX",)))
+    renamed = await store.get(HOST, "alice", channel.jid)
+    assert renamed is not None and renamed.is_mix_channel and renamed.groups == ("MIX",)
+    await store.update(HOST, "alice", channel.jid, edit(mix_participant_id=None))
+    plain = await store.get(HOST, "alice", channel.jid)
+    assert plain is not None and not plain.is_mix_channel
 
 
 async def test_items_sorted_by_jid_with_group_order_kept(store: RosterStore) -> None:
@@ -245,5 +266,38 @@ async def test_sqlite_cascade_leaves_no_rows(tmp_path: Path) -> None:
             return [conn.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0] for t in tables]
 
         assert await db.run(count) == [0, 0, 0, 0]
+    finally:
+        await db.close()
+
+
+async def test_sqlite_items_from_before_mix_upgrade_as_contacts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Migration 7 adds the participant id; older items read as contacts."""
+    path = tmp_path / "mixd.sqlite"
+    before = tuple((v, sql) for v, sql in migrations.MIGRATIONS if v < 7)
+    with monkeypatch.context() as patch:
+        patch.setattr(migrations, "MIGRATIONS", before)
+        patch.setattr(migrations, "LATEST_VERSION", 6)
+        old = SQLiteDatabase(path)
+        await old.open()
+        await SQLiteAccountStore(old).create(HOST, "alice", ())
+
+        def insert(conn: sqlite3.Connection) -> None:
+            conn.execute(
+                "INSERT INTO roster_items (host, username, jid, name, subscription, ask,"
+                " pending_in, approved, request, listed)"
+                " VALUES (?, 'alice', ?, 'Bob', 'both', 0, 0, 0, NULL, 1)",
+                (HOST, BOB),
+            )
+
+        await old.run(insert)
+        await old.close()
+    db = SQLiteDatabase(path)
+    await db.open()
+    try:
+        assert await db.run(migrations.user_version) == migrations.LATEST_VERSION
+        item = await SQLiteRosterStore(db).get(HOST, "alice", BOB)
+        assert item == RosterItem(BOB, "Bob", subscription=Subscription.BOTH)
     finally:
         await db.close()

@@ -1,6 +1,7 @@
 """RFC 6121 section 2: the roster payload (`jabber:iq:roster`), with roster
-versioning (section 2.6, formerly XEP-0237) and the pre-approval flag
-(section 3.4).
+versioning (section 2.6, formerly XEP-0237), the pre-approval flag
+(section 3.4) and the MIX annotation of XEP-0405 section 5.1.10
+(`<annotate/>` in a get; `<channel participant-id=.../>` on channel items).
 
 Decoding applies the syntax rules of section 2.3.3 that need no roster: a
 malformed item JID is `jid-malformed`, a duplicate group `bad-request`, an
@@ -39,6 +40,8 @@ class RosterItem:
     ask: bool = False  # ask='subscribe': Pending Out (2.1.2.2)
     approved: bool = False  # approved='true': pre-approved (2.1.2.1)
     groups: tuple[str, ...] = ()
+    # XEP-0405: a MIX channel's item, annotated; never taken from a client.
+    mix_participant_id: str | None = None
 
     @property
     def remove(self) -> bool:
@@ -79,6 +82,8 @@ class RosterItem:
             el.attrs["approved"] = "true"
         for group in self.groups:
             el.add_text_child(NS.ROSTER, "group", group)
+        if self.mix_participant_id is not None:
+            el.add(NS.MIX_ROSTER, "channel", {"participant-id": self.mix_participant_id})
         return el
 
 
@@ -101,21 +106,26 @@ def _decode_groups(element: Element) -> tuple[str, ...]:
 @dataclass(frozen=True, slots=True)
 class RosterQuery:
     """<query xmlns='jabber:iq:roster' ver='...'/>: a get, a set, a result
-    or a push. `ver` is None when the attribute is absent."""
+    or a push. `ver` is None when the attribute is absent; `annotate` is a
+    get asking for MIX channel annotations (XEP-0405)."""
 
     XMLNS: ClassVar[str] = NS.ROSTER
     NAME: ClassVar[str] = "query"
 
     items: tuple[RosterItem, ...] = ()
     ver: str | None = None
+    annotate: bool = False
 
     @classmethod
     def decode(cls, element: Element) -> Self:
         items = tuple(RosterItem.decode(el) for el in element.find_all(NS.ROSTER, "item"))
-        return cls(items, element.get("ver"))
+        annotate = element.find(NS.MIX_ROSTER, "annotate") is not None
+        return cls(items, element.get("ver"), annotate)
 
     def encode(self) -> Element:
         el = Element(self.XMLNS, self.NAME)
         el.set("ver", self.ver)
+        if self.annotate:
+            el.add(NS.MIX_ROSTER, "annotate")
         el.children.extend(item.encode() for item in self.items)
         return el

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from mixd import ns as NS
 from mixd.codec.base import Payload
@@ -15,6 +16,16 @@ from mixd.errors import ErrorType, StanzaError, StanzaErrorCondition
 from mixd.jid import JID, JIDError, normalize_localpart
 from mixd.services.accounts import AccountError, AccountService
 from mixd.storage.errors import StorageError
+
+
+@dataclass(frozen=True, slots=True)
+class AccountRemoving:
+    """`account` (bare JID) asked to be removed and is deleted once every
+    listener returned: the moment to undo what needs its data (MIX-PAM
+    leaves the channels in its roster). Account deletion from the command
+    line, with the server stopped, emits nothing."""
+
+    account: JID
 
 
 class RegisterModule(Module):
@@ -42,6 +53,7 @@ class RegisterModule(Module):
         )
         try:
             if iq.payload.remove:
+                await self.server.hooks.emit(AccountRemoving(account))
                 await service.delete(account)
                 # The result goes out first; then every session of the deleted
                 # account ends (scheduled, so it follows the reply).

@@ -72,6 +72,12 @@ def is_archivable(message_type: str, message: Element) -> bool:
     channel and by MIX-PAM), and honours XEP-0334 hints."""
     if message_type not in ("chat", "normal"):
         return False
+    return has_archivable_content(message)
+
+
+def has_archivable_content(message: Element) -> bool:
+    """Content worth keeping (XEP-0313 8.1.1) and no XEP-0334 hint against
+    it; MIX-PAM asks this about channel messages it archives itself."""
     keep = False
     for child in message.elements:
         if child.ns == NS.HINTS:

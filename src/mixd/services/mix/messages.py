@@ -3,7 +3,9 @@
 A participant's groupchat message is stripped of every client-supplied
 `<mix/>` and `<stanza-id/>`, attributed, committed to the channel archive,
 and only then sent to each subscriber of the messages node (the sender
-included) with the archive id as message id and stanza-id.
+included) with the archive id as message id and stanza-id. The message is
+stored once: `service.archive_copies` (MIX-PAM) adds the entries of local
+participants' archives to the same transaction.
 """
 
 from __future__ import annotations
@@ -49,8 +51,12 @@ class Messages:
             serialize(message), now, user, "groupchat", origin_id(stanza.element)
         )
         entry = NewEntry(channel, user, Direction.IN, now)
-        stored = await guarded(self.service.archive.store(record, [entry]))
+        copies = self.service.archive_copies  # local participants' own archives
+        extra = copies.entries(state, now) if copies is not None else ()
+        stored = await guarded(self.service.archive.store(record, [entry, *extra]))
         archive_id = stored.entry_ids[0]
+        if copies is not None:
+            copies.stored(state, archive_id, extra, stored.entry_ids[1:])
         message.attrs["id"] = archive_id
         message.attrs["from"] = f"{channel}/{sender.id}"
         add_stanza_id(message, archive_id, state.jid)

@@ -3,6 +3,7 @@ configured MIX domain, each assembled from its feature slices."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from mixd.core.module import Module, Xep
@@ -16,6 +17,13 @@ from mixd.services.mix.service import MixService, Settings
 
 if TYPE_CHECKING:
     from mixd.core.server import Server
+
+
+@dataclass(frozen=True, slots=True)
+class MixServiceStarted:
+    """A channel service is up (MIX-PAM attaches the participants' archives)."""
+
+    service: MixService
 
 
 def build_service(server: Server, domain: str, settings: Settings) -> MixService:
@@ -40,6 +48,7 @@ class MixModule(Module):
     async def start(self) -> None:
         for domain, service in self.services.items():
             self.server.router.add_service(domain, service.receive)
+            await self.server.hooks.emit(MixServiceStarted(service))
 
     async def stop(self) -> None:
         for domain in self.services:

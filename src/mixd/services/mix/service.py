@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal, TypeVar
+from typing import TYPE_CHECKING, Literal, Protocol, TypeVar
 
 from mixd.codec.stanza import CodecError, Kind, Stanza, iq_payload, iq_result
 from mixd.errors import ErrorType, StanzaError, StanzaErrorCondition
@@ -23,8 +23,10 @@ from mixd.storage.errors import StorageUnavailable
 from mixd.xml.element import Element
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from mixd.core.server import Server
-    from mixd.storage.contracts.archive import ArchiveStore
+    from mixd.storage.contracts.archive import ArchiveStore, NewEntry
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +51,27 @@ class Request:
 Handler = Callable[[Request], Awaitable[Element | None]]
 
 
+class ArchiveCopies(Protocol):
+    """Other archives that hold each channel message (MIX-PAM: the archives
+    of local participants). Their entries are committed in the same
+    transaction as the channel's own, before the message is reflected."""
+
+    def entries(self, state: ChannelState, timestamp: int) -> Sequence[NewEntry]:
+        """Entries to add for a message the channel is about to store."""
+        ...
+
+    def stored(
+        self,
+        state: ChannelState,
+        archive_id: str,
+        entries: Sequence[NewEntry],
+        entry_ids: Sequence[str],
+    ) -> None:
+        """`entries` were committed with these ids (same order); the
+        message goes out next with `archive_id` as its id."""
+        ...
+
+
 @dataclass(frozen=True, slots=True)
 class Settings:
     create_policy: Literal["local", "admins", "anyone"] = "local"
@@ -66,6 +89,7 @@ class MixService:
         self.settings = settings
         self.handlers: dict[tuple[Target, str, str, str], Handler] = {}
         self.message_handlers: list[Callable[[Stanza, ChannelState], Awaitable[None]]] = []
+        self.archive_copies: ArchiveCopies | None = None  # set by MIX-PAM
         self._channels: dict[str, ChannelState] = {}
 
     def on_iq(self, target: Target, ns: str, name: str, iq_type: str, handler: Handler) -> None:

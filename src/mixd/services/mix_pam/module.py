@@ -1,103 +1,92 @@
 """XEP-0405 MIX-PAM 0.5.3: what the user's own server does for MIX.
 
-- client-join / client-leave: the client asks its own server, which sends the
-  join or leave to the channel from the user's bare JID (through the router,
-  so a channel elsewhere works the same once federation exists) and returns
-  the channel's answer, errors included, wrapped for the client.
-- delivery: what channels send is accepted only from channels the user
-  participates in (anything else claiming to be one is dropped) and goes to
-  the user's available resources whose client supports MIX (caps).
+Slices: `relay` (client-join / client-leave), `roster` (joined channels as
+roster items), `delivery` (the message stage for what channels send),
+`archive` (channel messages in the user's archive); `rules` holds the pure
+decisions. Account deletion through XEP-0077 leaves every joined channel.
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING
 
 from mixd import ns as NS
-from mixd.codec.base import Payload
-from mixd.codec.stanza import Stanza, error_from_reply
 from mixd.codec.xep0405_pam import ClientJoin, ClientJoin0, ClientLeave, ClientLeave0
-from mixd.core.module import IqRequest, IqRoute, Module, Scope, Xep
-from mixd.core.pipeline import MessageStage
-from mixd.core.sessions import Session
-from mixd.errors import StanzaError, StanzaErrorCondition
-from mixd.jid import JID
-from mixd.services.caps import CapsModule
-from mixd.services.mix.module import MixModule
-from mixd.services.mix.rules import parse_jid
+from mixd.core.module import IqRoute, Listener, Module, Scope, Xep
+from mixd.services.mix.module import MixModule, MixServiceStarted
 from mixd.services.mix.service import MixService
-from mixd.xml.element import Element
+from mixd.services.mix_pam.archive import ParticipantArchives
+from mixd.services.mix_pam.delivery import ChannelDelivery
+from mixd.services.mix_pam.relay import Relay
+from mixd.services.mix_pam.roster import ChannelRoster
+from mixd.services.register import AccountRemoving
 
-CHANNEL_TIMEOUT = 15.0
+if TYPE_CHECKING:
+    from mixd.core.server import Server
 
-
-class ChannelDelivery(MessageStage):
-    def __init__(self, module: MixPamModule) -> None:
-        self.module = module
-
-    async def claim(self, stanza: Stanza, to: JID) -> list[Session] | None:
-        sender = stanza.sender
-        service = self.module.local_service(sender.domain)
-        if service is None or sender.local is None:
-            return None
-        state = await service.channel(sender.bare)
-        if state is None or str(to) not in state.participants:
-            return []  # not from a channel this user joined: dropped, never archived
-        return [s for s in self.module.server.sessions.available(to) if await self.module.is_mix(s)]
+log = logging.getLogger(__name__)
 
 
 class MixPamModule(Module):
     name = "mix_pam"
-    xeps = (Xep(405, "0.5.3"),)
-    account_features = (NS.MIX_PAM,)
+    xeps = (Xep(405, "0.5.3", "MIX-PRESENCE relaying and blocking not yet"),)
+    account_features = (NS.MIX_PAM, NS.MIX_PAM_ARCHIVE)
+
+    def __init__(self, server: Server) -> None:
+        super().__init__(server)
+        self.relay = Relay(self)
+        self.roster = ChannelRoster(server)
+        self.archives = ParticipantArchives(server.hosts, server.stores.archive)
+        self.stage = ChannelDelivery(self)
 
     def routes(self) -> Sequence[IqRoute]:
+        join, leave = self.relay.client_join, self.relay.client_leave
         return (
-            IqRoute(Scope.ACCOUNT, ClientJoin, set=self.client_join),
-            IqRoute(Scope.ACCOUNT, ClientJoin0, set=self.client_join),
-            IqRoute(Scope.ACCOUNT, ClientLeave, set=self.client_leave),
-            IqRoute(Scope.ACCOUNT, ClientLeave0, set=self.client_leave),
+            IqRoute(Scope.ACCOUNT, ClientJoin, set=join),
+            IqRoute(Scope.ACCOUNT, ClientJoin0, set=join),
+            IqRoute(Scope.ACCOUNT, ClientLeave, set=leave),
+            IqRoute(Scope.ACCOUNT, ClientLeave0, set=leave),
         )
 
-    async def client_join(self, iq: IqRequest[Any]) -> Payload | None:
-        return await self._relay(iq, "join")
-
-    async def client_leave(self, iq: IqRequest[Any]) -> Payload | None:
-        return await self._relay(iq, "leave")
-
-    async def _relay(self, iq: IqRequest[Any], name: str) -> Payload | None:
-        user = iq.sender.bare
-        if iq.to is not None and iq.to != user:
-            raise StanzaError(StanzaErrorCondition.FORBIDDEN, "join for your own account only")
-        wrapper = iq.payload
-        if not wrapper.channel:
-            raise StanzaError(StanzaErrorCondition.BAD_REQUEST, "which channel?")
-        channel = parse_jid(wrapper.channel).bare
-        request = Element(NS.CLIENT, "iq", {"type": "set", "from": str(user)})
-        request.append(wrapper.inner.copy())
-        try:
-            answer = await self.server.router.request(request, channel, CHANNEL_TIMEOUT)
-        except TimeoutError:
-            raise StanzaError(StanzaErrorCondition.REMOTE_SERVER_TIMEOUT) from None
-        if answer.get("type") == "error":
-            raise error_from_reply(answer)  # every channel error reaches the client
-        inner = next((e for e in answer.elements if e.name == name), None)
-        if inner is None:
-            raise StanzaError(StanzaErrorCondition.UNDEFINED_CONDITION, "bad channel answer")
-        return type(wrapper)(None, inner, wrapper.ns)  # type: ignore[no-any-return]
+    def listeners(self) -> Sequence[Listener]:
+        return (
+            Listener(MixServiceStarted, self.on_service_started),
+            Listener(AccountRemoving, self.on_account_removing),
+        )
 
     async def start(self) -> None:
-        self.stage = ChannelDelivery(self)
         self.server.router.message_stages.append(self.stage)
+        for service in self._services():  # channel services loaded before us
+            service.archive_copies = self.archives
 
     async def stop(self) -> None:
         self.server.router.message_stages.remove(self.stage)
+        for service in self._services():
+            if service.archive_copies is self.archives:
+                service.archive_copies = None
+
+    async def on_service_started(self, event: MixServiceStarted) -> None:
+        event.service.archive_copies = self.archives
+
+    async def on_account_removing(self, event: AccountRemoving) -> None:
+        """Leave every channel in the account's roster, all at once, each
+        bounded by the relay's timeout; a failure is logged, not fatal."""
+        user = event.account
+        channels = await self.roster.channels(user)
+        results = await asyncio.gather(
+            *(self.relay.leave(user, channel) for channel in channels), return_exceptions=True
+        )
+        for channel, result in zip(channels, results, strict=True):
+            if isinstance(result, Exception):
+                log.warning("%s could not leave %s on deletion: %s", user, channel, result)
+
+    def _services(self) -> list[MixService]:
+        mix = self.server.registry.modules.get("mix")
+        return list(mix.services.values()) if isinstance(mix, MixModule) else []
 
     def local_service(self, domain: str) -> MixService | None:
         mix = self.server.registry.modules.get("mix")
         return mix.services.get(domain) if isinstance(mix, MixModule) else None
-
-    async def is_mix(self, session: Session) -> bool:
-        caps = self.server.registry.modules.get("caps")
-        return isinstance(caps, CapsModule) and await caps.supports(session, NS.MIX_CORE)

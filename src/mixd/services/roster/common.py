@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from mixd import ns as NS
 from mixd.codec import rfc6121_roster as wire
@@ -34,6 +34,8 @@ def owner_key(jid: JID) -> tuple[str, str]:
 
 
 def to_wire(item: RosterItem) -> wire.RosterItem:
+    """The item as a push or result shows it; a MIX channel carries its
+    participant id (XEP-0405), which `unannotated` removes again."""
     return wire.RosterItem(
         jid=JID.parse(item.jid),
         name=item.name,
@@ -41,7 +43,15 @@ def to_wire(item: RosterItem) -> wire.RosterItem:
         ask=item.ask,
         approved=item.approved and item.subscription.value in ("none", "to"),
         groups=item.groups,
+        mix_participant_id=item.mix_participant_id,
     )
+
+
+def unannotated(item: wire.RosterItem) -> wire.RosterItem:
+    """XEP-0405 5.1.10: no MIX annotation for a client that did not ask."""
+    if item.mix_participant_id is None:
+        return item
+    return replace(item, mix_participant_id=None)
 
 
 def visible(item: RosterItem | None) -> wire.RosterItem | None:

@@ -11,6 +11,10 @@ Subscription stanzas go to `subscriptions`.
 Inbound (addressed to a local account): probes are answered from the
 roster, presence goes to the addressed session or the account's available
 resources (and is dropped when there is none).
+
+MIX channels in the roster (XEP-0405) are not presence contacts: they get no
+broadcast and no probes, and do not count as subscribed (MIX-PRESENCE, which
+would send MIX clients' presence to them, is not implemented yet).
 """
 
 from __future__ import annotations
@@ -170,7 +174,7 @@ class PresenceModule(Module):
                 session.deliver(readdressed(state.last, other.jid, session.jid).element)
         # ...and, through probes, about the contacts it is subscribed to.
         for item in items:
-            if item.subscription in _TO:
+            if item.subscription in _TO and not item.is_mix_channel:
                 await self.server.router.route(presence(owner, JID.parse(item.jid), "probe"))
         # 3.1.3: requests wait for an available resource, until answered.
         for item in items:
@@ -211,7 +215,7 @@ class PresenceModule(Module):
     ) -> None:
         sender, router = session.jid, self.server.router
         for item in items:
-            if item.subscription in _FROM:
+            if item.subscription in _FROM and not item.is_mix_channel:
                 await router.route(readdressed(element, sender, JID.parse(item.jid)))
         for other in self.server.sessions.resources(sender.bare):
             if other.available:
@@ -240,7 +244,7 @@ class PresenceModule(Module):
             item = await self.store.get(*owner_key(owner), str(contact.bare))
         except StorageError:
             return False
-        return item is not None and item.subscription in _FROM
+        return item is not None and item.subscription in _FROM and not item.is_mix_channel
 
     # -- probes (4.3) ----------------------------------------------------------
 

@@ -4,6 +4,12 @@ versioning (section 2.6, formerly XEP-0237).
 A resource that asked for the roster is "interested" (section 2.2) and gets
 every roster push from then on, whatever module changed the roster: changes
 arrive here as `RosterChanged` events.
+
+MIX channels (XEP-0405 5.1.9-5.1.10) are items MIX-PAM adds and removes: a
+roster get with `<annotate/>` makes that resource see `<channel
+participant-id=.../>` on them, in the result and every later push, until a
+get without it. The user may rename or regroup a channel item, but removes
+it by leaving the channel (client-leave), not with a roster set.
 """
 
 from __future__ import annotations
@@ -28,6 +34,7 @@ from mixd.services.roster.common import (
     presence,
     storage_errors,
     to_wire,
+    unannotated,
     visible,
 )
 from mixd.storage.contracts.roster import RosterItem, RosterStore, Subscription
@@ -48,6 +55,7 @@ class RosterModule(Module):
         super().__init__(server)
         self.store: RosterStore = server.stores.roster
         self.interested: weakref.WeakSet[Session] = weakref.WeakSet()
+        self.annotated: weakref.WeakSet[Session] = weakref.WeakSet()  # XEP-0405 5.1.10
         self._push_ids = itertools.count(1)
 
     def routes(self) -> Sequence[IqRoute]:
@@ -68,12 +76,18 @@ class RosterModule(Module):
             # Interested before the read: a push racing the read is then
             # either in the result or delivered after it.
             self.interested.add(session)
+            if iq.payload.annotate:  # each get sets or resets the MIX annotation
+                self.annotated.add(session)
+            else:
+                self.annotated.discard(session)
         with storage_errors():
             roster = await self.store.roster(*owner_key(owner))
         ver = str(roster.version)
         if iq.payload.ver == ver:
             return None  # 2.6.3: the client's copy is current
         items = tuple(to_wire(item) for item in roster.items if item.listed)
+        if not iq.payload.annotate:
+            items = tuple(unannotated(item) for item in items)
         return wire.RosterQuery(items, ver)
 
     # -- roster set (2.3, 2.5) ------------------------------------------------
@@ -118,13 +132,19 @@ class RosterModule(Module):
 
     async def _remove(self, owner: JID, contact: JID) -> None:
         def change(old: RosterItem | None) -> RosterItem | None:
-            return None if old is not None and old.listed else old
+            if old is None or old.is_mix_channel:
+                return old
+            return None if old.listed else old
 
         with storage_errors():
             result = await self.store.update(*owner_key(owner), str(contact), change)
         old = result.old
         if old is None or not old.listed:
             raise StanzaError(StanzaErrorCondition.ITEM_NOT_FOUND, "not in your roster")
+        if old.is_mix_channel:
+            raise StanzaError(
+                StanzaErrorCondition.NOT_ALLOWED, "a MIX channel: leave it with client-leave"
+            )
         await self.server.hooks.emit(RosterChanged(owner, result))
         await self._end_subscriptions(owner, contact, old)
 
@@ -156,15 +176,20 @@ class RosterModule(Module):
         self.push(event.owner, after, str(change.version))
 
     def push(self, owner: JID, item: wire.RosterItem, ver: str) -> None:
-        query = wire.RosterQuery((item,), ver).encode()
+        annotated = wire.RosterQuery((item,), ver).encode()
+        plain = annotated
+        if item.mix_participant_id is not None:
+            plain = wire.RosterQuery((unannotated(item),), ver).encode()
         for session in self.server.sessions.resources(owner):
             if session in self.interested:
                 attrs = {"type": "set", "id": f"push{next(self._push_ids)}"}
                 attrs["to"] = str(session.jid)
+                query = annotated if session in self.annotated else plain
                 session.deliver(Element(NS.CLIENT, "iq", attrs, [query]))
 
     async def on_closed(self, event: SessionClosed) -> None:
         self.interested.discard(event.session)
+        self.annotated.discard(event.session)
 
 
 def _own_account(iq: IqRequest[wire.RosterQuery]) -> JID:

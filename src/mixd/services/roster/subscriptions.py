@@ -3,6 +3,9 @@
 Each stanza is one atomic store update computed by `rules`; what the rules
 say to route, deliver or answer happens after the commit, and every change
 the user's roster shows becomes a roster push (via `RosterChanged`).
+
+A MIX channel's item (XEP-0405) is MIX-PAM's: subscription stanzas to or
+from a joined channel change nothing and are dropped.
 """
 
 from __future__ import annotations
@@ -61,13 +64,18 @@ class Subscriptions:
 
     async def _update(
         self, owner: JID, contact: JID, kind: SubscriptionType, inbound: bool, request: str | None
-    ) -> tuple[rules.Outcome, RosterChange]:
+    ) -> tuple[rules.Outcome, RosterChange] | None:
+        """None: `contact` is a joined MIX channel, left alone."""
         decide = rules.inbound if inbound else rules.outbound
 
         def change(old: RosterItem | None) -> RosterItem | None:
+            if old is not None and old.is_mix_channel:
+                return old
             return apply(old, str(contact), decide(State.of(old), kind).state, request)
 
         result = await self.store.update(*owner_key(owner), str(contact), change)
+        if result.old is not None and result.old.is_mix_channel:
+            return None
         # The rules are pure: asking again gives what `change` saw.
         outcome = decide(State.of(result.old), kind)
         if result.changed:
@@ -84,7 +92,10 @@ class Subscriptions:
             raise StanzaError(StanzaErrorCondition.BAD_REQUEST, "you always see your own presence")
         kind = SubscriptionType(stanza.type)
         with storage_errors():
-            outcome, result = await self._update(owner, contact, kind, False, None)
+            updated = await self._update(owner, contact, kind, False, None)
+        if updated is None:
+            return
+        outcome, result = updated
         if not outcome.forward:
             return
         # Section 3: stamped with the bare JID, addressed to the bare JID.
@@ -112,13 +123,14 @@ class Subscriptions:
         request = serialize(element) if kind is SubscriptionType.SUBSCRIBE else None
         with storage_errors():
             try:
-                outcome, result = await self._update(owner, contact, kind, True, request)
+                updated = await self._update(owner, contact, kind, True, request)
             except AccountNotFound:
                 if kind is SubscriptionType.SUBSCRIBE:
                     # 3.1.3: no such user; the requester is told no.
                     await self.server.router.route(presence(owner, contact, "unsubscribed"))
                 return
-        await self._after_inbound(owner, contact, kind, outcome, result, stanza)
+        if updated is not None:
+            await self._after_inbound(owner, contact, kind, *updated, stanza)
 
     async def _after_inbound(
         self,

@@ -10,6 +10,10 @@ account deletes its roster and presence state.
 
 The store also keeps the account's last unavailable presence, which answers
 presence probes while the account is offline (section 4.3.2).
+
+A MIX channel the user joined (XEP-0405 section 5.1.9) is an item like any
+other, marked by the user's stable participant id in that channel; MIX-PAM
+writes and removes it, presence leaves it alone.
 """
 
 from __future__ import annotations
@@ -37,6 +41,9 @@ class RosterItem:
     `listed` is False for an entry that only holds a subscription request from
     someone the user never added: RFC 6121 Appendix A.1 says such a "None +
     Pending In" contact is not pushed or shown until the user approves.
+
+    `mix_participant_id` is set on a MIX channel the user joined (XEP-0405):
+    the stable participant id the channel gave the user.
     """
 
     jid: str  # the contact's normalised bare JID
@@ -48,6 +55,12 @@ class RosterItem:
     approved: bool = False  # the user pre-approved a request (section 3.4)
     request: str | None = None  # the stored subscription request while pending in
     listed: bool = True
+    mix_participant_id: str | None = None
+
+    @property
+    def is_mix_channel(self) -> bool:
+        """A joined MIX channel: its subscription is MIX's, not presence's."""
+        return self.mix_participant_id is not None
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,4 +1,4 @@
-"""RosterStore on SQLite (schema: migration 2).
+"""RosterStore on SQLite (schema: migrations 2 and 7).
 
 An update is one job on the writer thread: read the entry, compute the new one
 with the caller's pure function, write it and bump the version, all in one
@@ -21,11 +21,11 @@ from mixd.storage.contracts.roster import (
 from mixd.storage.errors import AccountNotFound
 from mixd.storage.sqlite.database import SQLiteDatabase
 
-_COLUMNS = "jid, name, subscription, ask, pending_in, approved, request, listed"
+_COLUMNS = "jid, name, subscription, ask, pending_in, approved, request, listed, mix_participant_id"
 
 _UPSERT_ITEM = f"""
     INSERT INTO roster_items (host, username, {_COLUMNS})
-    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
     ON CONFLICT (host, username, jid) DO UPDATE SET
         name = excluded.name,
         subscription = excluded.subscription,
@@ -33,7 +33,8 @@ _UPSERT_ITEM = f"""
         pending_in = excluded.pending_in,
         approved = excluded.approved,
         request = excluded.request,
-        listed = excluded.listed
+        listed = excluded.listed,
+        mix_participant_id = excluded.mix_participant_id
 """
 
 _BUMP_VERSION = """
@@ -165,6 +166,7 @@ def _store(conn: sqlite3.Connection, host: str, username: str, item: RosterItem)
             int(item.approved),
             item.request,
             int(item.listed),
+            item.mix_participant_id,
         ),
     )
     conn.execute(
@@ -178,10 +180,11 @@ def _store(conn: sqlite3.Connection, host: str, username: str, item: RosterItem)
 
 
 def _item(row: tuple[object, ...], groups: tuple[str, ...]) -> RosterItem:
-    jid, name, subscription, ask, pending_in, approved, request, listed = row
+    jid, name, subscription, ask, pending_in, approved, request, listed, participant_id = row
     assert isinstance(jid, str)
     assert name is None or isinstance(name, str)
     assert request is None or isinstance(request, str)
+    assert participant_id is None or isinstance(participant_id, str)
     assert isinstance(subscription, str)
     return RosterItem(
         jid=jid,
@@ -193,4 +196,5 @@ def _item(row: tuple[object, ...], groups: tuple[str, ...]) -> RosterItem:
         approved=bool(approved),
         request=request,
         listed=bool(listed),
+        mix_participant_id=participant_id,
     )

@@ -1,0 +1,56 @@
+"""What channels send to a user (XEP-0405 5.1.2): accepted only from a
+channel the user participates in (anything else claiming to be one is
+dropped, never archived), archived in the user's archive when it is a
+groupchat message, then delivered to every available resource whose client
+supports MIX (caps), whatever its priority, and to no other."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from mixd import ns as NS
+from mixd.codec.stanza import Stanza
+from mixd.core.pipeline import MessageStage
+from mixd.core.sessions import Session
+from mixd.jid import JID
+from mixd.services.caps import CapsModule
+
+if TYPE_CHECKING:
+    from mixd.services.mix_pam.module import MixPamModule
+
+
+class ChannelDelivery(MessageStage):
+    def __init__(self, module: MixPamModule) -> None:
+        self.module = module
+
+    async def claim(self, stanza: Stanza, to: JID) -> list[Session] | None:
+        joined = await self._joined(stanza, to)
+        if joined is None:
+            return None  # not from a channel: the RFC 6121 rules apply
+        if not joined:
+            return []  # from a channel this user is not in: dropped
+        if stanza.type == "groupchat":
+            await self.module.archives.archive(stanza, to)
+        return await self.mix_sessions(to)
+
+    async def _joined(self, stanza: Stanza, to: JID) -> bool | None:
+        """Whether `to` participates in the channel that sent `stanza`;
+        None when the sender is not a channel."""
+        sender = stanza.sender
+        service = self.module.local_service(sender.domain)
+        if service is not None:
+            if sender.local is None:
+                return None
+            state = await service.channel(sender.bare)
+            return state is not None and str(to) in state.participants
+        if stanza.type != "groupchat" or sender.local is None:
+            return None
+        # A channel elsewhere (once federation exists): the roster knows.
+        return await self.module.roster.is_joined(to, sender.bare) or None
+
+    async def mix_sessions(self, user: JID) -> list[Session]:
+        caps = self.module.server.registry.modules.get("caps")
+        if not isinstance(caps, CapsModule):
+            return []
+        sessions = self.module.server.sessions.resources(user)
+        return [s for s in sessions if s.available and await caps.supports(s, NS.MIX_CORE)]
