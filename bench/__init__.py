@@ -1,0 +1,1 @@
+"""Load drivers and benchmark scenarios for mixd (see bench/README.md)."""
