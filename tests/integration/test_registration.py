@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 
+from mixd.storage.contracts.archive import ArchiveQuery
 from tests.helpers import ServerHandle
 from tests.wire import SASL, Wire, client_tls, raw_session, scram_auth, stanza_error
 
@@ -108,8 +109,15 @@ async def test_change_password_then_log_in_with_it(server: ServerHandle) -> None
 async def test_remove_account_ends_its_sessions(server: ServerHandle) -> None:
     await server.add_user("alice@localhost", "pw")
     wire, _ = await raw_session(server, "alice", "pw", "r")
+    await server.add_user("bob@localhost", "pw-b")
+    await wire.send("<message to='bob@localhost' type='chat' id='m1'><body>bye</body></message>")
+    assert server.app.server is not None
+    archive = server.app.server.stores.archive
     await wire.send(f"<iq type='set' id='rm'><query xmlns='{REGISTER}'><remove/></query></iq>")
     assert (await wire.expect(lambda el: el.get("id") == "rm")).get("type") == "result"
     assert await wire.closed_with() == "not-authorized"
     assert server.app.server is not None
     assert await server.app.server.stores.accounts.get("localhost", "alice") is None
+    # Her archive went with the account; bob keeps his copy of the message.
+    assert (await archive.query(ArchiveQuery(owner="alice@localhost", limit=10))).count == 0
+    assert (await archive.query(ArchiveQuery(owner="bob@localhost", limit=10))).count == 1

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 from mixd import ns as NS
 from mixd.codec.stanza import Stanza
-from mixd.core.events import SessionAvailable
+from mixd.core.events import AccountRemoving, SessionAvailable
 from mixd.core.module import Listener, Module, Xep
 from mixd.core.pipeline import MessageStage
 from mixd.errors import ErrorType, StanzaError, StanzaErrorCondition
@@ -88,7 +88,15 @@ class OfflineModule(Module):
         self.stage = OfflineStage(self)
 
     def listeners(self) -> Sequence[Listener]:
-        return (Listener(SessionAvailable, self.on_available),)
+        return (
+            Listener(SessionAvailable, self.on_available),
+            Listener(AccountRemoving, self.on_account_removing),
+        )
+
+    async def on_account_removing(self, event: AccountRemoving) -> None:
+        owner = str(event.account)
+        while batch := await self.store.fetch(owner, DELIVERY_BATCH):
+            await self.store.delete(owner, [m.id for m in batch])
 
     async def start(self) -> None:
         self.server.router.message_stages.append(self.stage)

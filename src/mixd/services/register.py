@@ -6,26 +6,16 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 from mixd import ns as NS
 from mixd.codec.base import Payload
 from mixd.codec.xep0077_register import RegisterQuery
+from mixd.core.events import AccountRemoving
 from mixd.core.module import IqRequest, IqRoute, Module, Scope, Xep
 from mixd.errors import ErrorType, StanzaError, StanzaErrorCondition
 from mixd.jid import JID, JIDError, normalize_localpart
 from mixd.services.accounts import AccountError, AccountService
 from mixd.storage.errors import StorageError
-
-
-@dataclass(frozen=True, slots=True)
-class AccountRemoving:
-    """`account` (bare JID) asked to be removed and is deleted once every
-    listener returned: the moment to undo what needs its data (MIX-PAM
-    leaves the channels in its roster). Account deletion from the command
-    line, with the server stopped, emits nothing."""
-
-    account: JID
 
 
 class RegisterModule(Module):

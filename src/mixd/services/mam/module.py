@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING
 
 from mixd import ns as NS
 from mixd.codec.xep0313_mam import MamMetadata, MamPrefs, MamQuery
-from mixd.core.module import IqRoute, Module, Scope, Xep
+from mixd.core.events import AccountRemoving
+from mixd.core.module import IqRoute, Listener, Module, Scope, Xep
 from mixd.jid import JID
 from mixd.services.mam.archive import ArchiveStage
 from mixd.services.mam.query import MamQueries
@@ -36,12 +37,21 @@ class MamModule(Module):
 
     def __init__(self, server: Server) -> None:
         super().__init__(server)
-        store = server.stores.archive
+        self.store = store = server.stores.archive
         self.prefs = PrefsCache(store)
         self.stage = ArchiveStage(
             server.hosts, store, server.stores.accounts, self.prefs, self.in_roster
         )
         self.queries = MamQueries(server.router, store, self.prefs)
+
+    def listeners(self) -> Sequence[Listener]:
+        return (Listener(AccountRemoving, self.on_account_removing),)
+
+    async def on_account_removing(self, event: AccountRemoving) -> None:
+        # The account's archive goes with it (messages no other archive
+        # references are deleted too).
+        await guarded(self.store.delete_owner(str(event.account)))
+        self.prefs.forget(str(event.account))
 
     def routes(self) -> Sequence[IqRoute]:
         q = self.queries

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from mixd import ns as NS
 from mixd.codec.xep0405_pam import ClientJoin, ClientJoin0, ClientLeave, ClientLeave0
+from mixd.core.events import AccountRemoving
 from mixd.core.module import IqRoute, Listener, Module, Scope, Xep
 from mixd.services.mix.module import MixModule, MixServiceStarted
 from mixd.services.mix.service import MixService
@@ -22,7 +23,6 @@ from mixd.services.mix_pam.archive import ParticipantArchives
 from mixd.services.mix_pam.delivery import ChannelDelivery
 from mixd.services.mix_pam.relay import Relay
 from mixd.services.mix_pam.roster import ChannelRoster
-from mixd.services.register import AccountRemoving
 
 if TYPE_CHECKING:
     from mixd.core.server import Server
