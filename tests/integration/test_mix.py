@@ -275,3 +275,22 @@ async def test_channels_survive_a_restart(server_factory: object) -> None:
     assert [i.get("id") for i in result.xml.iter(f"{{{PUBSUB}}}item")] == [hag_id]
     after = await iq(again, CHANNEL, "<query xmlns='urn:xmpp:mam:2'/>")
     assert child(after, "{urn:xmpp:mam:2}fin").findtext(count) == "1"
+
+
+async def test_participants_node_is_not_writable_through_pubsub(witches: tuple) -> None:  # type: ignore[type-arg]
+    hag = witches[0]
+    await create(hag, "coven")
+    await join(hag, CHANNEL, "third witch")
+    forged = (
+        f"<pubsub xmlns='{PUBSUB}'><publish node='{PARTICIPANTS}'><item id='x'>"
+        f"<participant xmlns='{MIX}'><nick>ghost</nick><jid>ghost@localhost</jid></participant>"
+        "</item></publish></pubsub>"
+    )
+    with pytest.raises(IqError) as err:
+        await iq(hag, CHANNEL, forged)  # even the owner may not
+    assert err.value.condition == "forbidden"
+    result = await iq(
+        hag, CHANNEL, f"<pubsub xmlns='{PUBSUB}'><items node='{PARTICIPANTS}'/></pubsub>", "get"
+    )
+    nicks = [n.text for n in result.xml.iter(f"{{{MIX}}}nick")]
+    assert nicks == ["third witch"]
