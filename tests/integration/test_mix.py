@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 from slixmpp.exceptions import IqError
 
+from mixd.services.mix import lifecycle
 from tests.helpers import TIMEOUT, ServerHandle
 from tests.mix_client import MIX, MIX0, NODES, SERVICE, Inbox, child, create, iq, join, mix_client
 
@@ -294,3 +295,20 @@ async def test_participants_node_is_not_writable_through_pubsub(witches: tuple) 
     )
     nicks = [n.text for n in result.xml.iter(f"{{{MIX}}}nick")]
     assert nicks == ["third witch"]
+
+
+async def test_channel_creation_flood_is_limited(
+    server_factory: object, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(lifecycle, "CREATIONS_PER_HOUR", 3)
+    server: ServerHandle = await server_factory()  # type: ignore[operator]
+    await server.add_user("hag66@localhost", "pw")
+    await server.add_user("hecate@localhost", "pw-e")
+    hag = await mix_client(server, "hag66@localhost/r", "pw")
+    hecate = await mix_client(server, "hecate@localhost/r", "pw-e")
+    for _ in range(3):
+        await iq(hag, SERVICE, f"<create xmlns='{MIX}'/>")
+    with pytest.raises(IqError) as err:
+        await iq(hag, SERVICE, f"<create xmlns='{MIX}'/>")
+    assert err.value.condition == "resource-constraint"
+    await create(hecate, "coven")  # someone else is not affected

@@ -5,6 +5,7 @@ from __future__ import annotations
 from mixd import ns as NS
 from mixd.codec.xep0082_datetime import now_micros
 from mixd.codec.xep0369_mix import NAMESPACES, Create, Destroy
+from mixd.core.auth_limits import FailureLimiter
 from mixd.errors import StanzaError, StanzaErrorCondition
 from mixd.jid import JID
 from mixd.services.mix import rules
@@ -15,11 +16,15 @@ from mixd.storage.contracts.mix import Channel, ChannelExists
 from mixd.xml.element import Element
 
 ADHOC_ATTEMPTS = 5
+# RELIABILITY D8: one account cannot flood the service with channels.
+CREATIONS_PER_HOUR = 30
 
 
 class Lifecycle:
     def __init__(self, service: MixService) -> None:
         self.service = service
+        # Counts creations per account; locked once the hourly quota is used.
+        self.creations = FailureLimiter(CREATIONS_PER_HOUR, 3600.0, 3600.0)
         for ns in NAMESPACES:
             service.on_iq("service", ns, "create", "set", self.create)
             service.on_iq("service", ns, "destroy", "set", self.destroy)
@@ -33,6 +38,10 @@ class Lifecycle:
         if not self.may_create(request.sender):
             raise StanzaError(StanzaErrorCondition.FORBIDDEN, "you may not create channels here")
         owner = str(request.sender.bare)
+        if self.creations.locked(owner):
+            raise StanzaError(
+                StanzaErrorCondition.RESOURCE_CONSTRAINT, "too many channels created, try later"
+            )
         if create.channel is not None:
             name = rules.channel_name(create.channel)
             await self._store(name, owner, adhoc=False)
@@ -55,6 +64,7 @@ class Lifecycle:
             await guarded(self.service.store.create_channel(channel))
         except ChannelExists:
             raise StanzaError(StanzaErrorCondition.CONFLICT, "channel exists") from None
+        self.creations.failure(owner)  # one more channel from this account
         self.service.add_channel(ChannelState.load(channel, []))
 
     async def destroy(self, request: Request) -> Element | None:
