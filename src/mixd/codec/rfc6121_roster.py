@@ -1,4 +1,4 @@
-"""RFC 6121 section 2: the roster payload (`jabber:iq:roster`), with roster
+"""RFC 6121 section 2: the roster query payload, with roster
 versioning (section 2.6, formerly XEP-0237), the pre-approval flag
 (section 3.4) and the MIX annotation of XEP-0405 section 5.1.10
 (`<annotate/>` in a get; `<channel participant-id=.../>` on channel items).
@@ -105,7 +105,7 @@ def _decode_groups(element: Element) -> tuple[str, ...]:
 
 @dataclass(frozen=True, slots=True)
 class RosterQuery:
-    """<query xmlns='jabber:iq:roster' ver='...'/>: a get, a set, a result
+    """The roster <query ver='...'/>: a get, a set, a result
     or a push. `ver` is None when the attribute is absent; `annotate` is a
     get asking for MIX channel annotations (XEP-0405)."""
 

@@ -3,20 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import ClassVar, Self
+from typing import ClassVar
 
 from mixd import ns as NS
-from mixd.xml.element import Element
+from mixd.codec.base import EmptyPayload
 
 
 @dataclass(frozen=True, slots=True)
-class Ping:
+class Ping(EmptyPayload):
     XMLNS: ClassVar[str] = NS.PING
     NAME: ClassVar[str] = "ping"
-
-    @classmethod
-    def decode(cls, element: Element) -> Self:
-        return cls()
-
-    def encode(self) -> Element:
-        return Element(self.XMLNS, self.NAME)

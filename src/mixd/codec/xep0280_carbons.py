@@ -3,33 +3,19 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import ClassVar, Self
+from typing import ClassVar
 
 from mixd import ns as NS
-from mixd.xml.element import Element
+from mixd.codec.base import EmptyPayload
 
 
 @dataclass(frozen=True, slots=True)
-class CarbonsEnable:
+class CarbonsEnable(EmptyPayload):
     XMLNS: ClassVar[str] = NS.CARBONS
     NAME: ClassVar[str] = "enable"
 
-    @classmethod
-    def decode(cls, element: Element) -> Self:
-        return cls()
-
-    def encode(self) -> Element:
-        return Element(self.XMLNS, self.NAME)
-
 
 @dataclass(frozen=True, slots=True)
-class CarbonsDisable:
+class CarbonsDisable(EmptyPayload):
     XMLNS: ClassVar[str] = NS.CARBONS
     NAME: ClassVar[str] = "disable"
-
-    @classmethod
-    def decode(cls, element: Element) -> Self:
-        return cls()
-
-    def encode(self) -> Element:
-        return Element(self.XMLNS, self.NAME)

@@ -20,7 +20,7 @@ from mixd.errors import (
     StreamError,
     StreamErrorCondition,
 )
-from mixd.jid import JID, JIDError, normalize_localpart, normalize_resource
+from mixd.jid import JID, JIDError, normalize_resource
 from mixd.stream import sm
 from mixd.stream.c2s_events import (
     AccountLookup,
@@ -42,6 +42,7 @@ from mixd.stream.c2s_events import (
     StartTLS,
     StreamState,
 )
+from mixd.stream.c2s_register import Registration
 from mixd.stream.c2s_sasl import SaslInProgress, SaslNegotiation
 from mixd.stream.features import stream_features
 from mixd.stream.header import check_stream_header, stream_close, stream_error, stream_header
@@ -72,7 +73,7 @@ __all__ = [
 ]
 
 
-class C2SStream(SaslNegotiation):
+class C2SStream(SaslNegotiation, Registration):
     def __init__(self, settings: C2SSettings, *, tls_active: bool = False) -> None:
         self.settings = settings
         self.tls_active = tls_active
@@ -164,9 +165,7 @@ class C2SStream(SaslNegotiation):
         return self._take_events()
 
     def bind_failed(self, iq_id: str, error: StanzaError) -> list[C2SEvent]:
-        self._out.append(
-            serialize(error_reply(Element(NS.CLIENT, "iq", {"id": iq_id}), None, None, error))
-        )
+        self._iq_error(iq_id, error)
         self._state = StreamState.NEGOTIATING
         self._run()
         return self._take_events()
@@ -295,65 +294,15 @@ class C2SStream(SaslNegotiation):
             try:
                 resource = normalize_resource(requested)
             except JIDError as exc:
-                error = StanzaError(StanzaErrorCondition.BAD_REQUEST, str(exc))
-                reply = error_reply(Element(NS.CLIENT, "iq", {"id": iq_id}), None, None, error)
-                self._out.append(serialize(reply))
+                self._iq_error(iq_id, StanzaError(StanzaErrorCondition.BAD_REQUEST, str(exc)))
                 return
         assert self.jid is not None
         self._state = StreamState.WAIT
         self._events.append(BindRequested(iq_id, self.jid, resource))
 
-    def _registration_open(self) -> bool:
-        return self.settings.registration and self.tls_active and self._sasl is None
-
-    @staticmethod
-    def _is_register(el: Element) -> bool:
-        children = list(el.elements)
-        return len(children) == 1 and children[0].is_(NS.REGISTER, "query")
-
-    def _on_register(self, el: Element) -> None:
-        iq_id = el.get("id") or ""
-        query = next(el.elements)
-        if el.get("type") == "get":
-            form = Element(NS.REGISTER, "query")
-            form.add_text_child(NS.REGISTER, "instructions", "Choose a username and password.")
-            form.add(NS.REGISTER, "username")
-            form.add(NS.REGISTER, "password")
-            reply = Element(NS.CLIENT, "iq", {"type": "result", "id": iq_id})
-            reply.append(form)
-            self._out.append(serialize(reply))
-            return
-        username, password = (
-            query.find_text(NS.REGISTER, "username"),
-            query.find_text(NS.REGISTER, "password"),
-        )
-        if el.get("type") != "set" or not username or not password:
-            self._iq_error(iq_id, StanzaError(StanzaErrorCondition.BAD_REQUEST))
-            return
-        try:
-            normalized = normalize_localpart(username)
-        except JIDError as exc:
-            self._iq_error(iq_id, StanzaError(StanzaErrorCondition.NOT_ACCEPTABLE, str(exc)))
-            return
-        assert self.host is not None
-        self._state = StreamState.WAIT
-        self._events.append(RegisterRequested(iq_id, self.host, normalized, password))
-
-    def registered(self, iq_id: str) -> list[C2SEvent]:
-        self._out.append(serialize(Element(NS.CLIENT, "iq", {"type": "result", "id": iq_id})))
-        self._state = StreamState.NEGOTIATING
-        self._run()
-        return self._take_events()
-
     def _iq_error(self, iq_id: str, error: StanzaError) -> None:
         reply = error_reply(Element(NS.CLIENT, "iq", {"id": iq_id}), None, None, error)
         self._out.append(serialize(reply))
-
-    def register_failed(self, iq_id: str, error: StanzaError) -> list[C2SEvent]:
-        self._iq_error(iq_id, error)
-        self._state = StreamState.NEGOTIATING
-        self._run()
-        return self._take_events()
 
     def _on_sm_before_bind(self, el: Element) -> None:
         h = sm.parse_h(el) if el.name == "resume" else None
