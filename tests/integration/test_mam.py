@@ -360,3 +360,32 @@ async def test_roster_default_archives_contacts_only(server: ServerHandle) -> No
     alice.send_message(mto="carol@localhost", mbody="stranger", mtype="chat")
     await asyncio.wait_for(asyncio.gather(*got), TIMEOUT)
     assert (await mam_query(alice)).bodies == ["contact"]
+
+
+async def test_resent_chat_message_is_archived_and_delivered_once(server: ServerHandle) -> None:
+    """A client resending what it never saw acknowledged (same origin-id,
+    XEP-0359) creates no second copy and no second delivery; a new origin-id
+    is a new message."""
+    alice = await login(server, "alice@localhost/home")
+    bob = await login(server, "bob@localhost/work")
+    await ready(bob)
+    received = collect(bob, 2)
+    message = (
+        "<message xmlns='jabber:client' to='bob@localhost' type='chat' id='c1'>"
+        "<body>once</body><origin-id xmlns='urn:xmpp:sid:0' id='origin-1'/></message>"
+    )
+    for text in (message, message, message.replace("origin-1", "origin-2")):
+        alice.send_raw(text)
+    got = await asyncio.wait_for(received, TIMEOUT)
+    await ready(alice)  # all three were routed before this ping's answer
+    assert [str(m["body"]) for m in got] == ["once", "once"]
+    assert [o.get("id") for m in got for o in m.xml.findall("{urn:xmpp:sid:0}origin-id")] == [
+        "origin-1",
+        "origin-2",
+    ]
+    assert await db_count(server, "messages") == 2
+    for client in (alice, bob):
+        page = await mam_query(
+            client, fields={"with": "bob@localhost" if client is alice else "alice@localhost"}
+        )
+        assert page.bodies == ["once", "once"]

@@ -14,9 +14,10 @@ from mixd.storage.contracts.archive import ArchiveItem, ArchiveQuery
 from mixd.xml.element import Element
 from tests.helpers import ServerHandle
 from tests.mam_client import mam_query
-from tests.mix_client import SERVICE, Inbox, create
+from tests.mix_client import SERVICE, Inbox, create, iq
 from tests.pam_client import (
     client_join,
+    client_leave,
     log_out,
     pam_client,
     plain_client,
@@ -150,3 +151,72 @@ async def test_channels_not_joined_are_neither_delivered_nor_archived(
     assert [i.with_jid for i in await archive(users, "hecate@localhost", CHANNEL)] == [CHANNEL]
     page = await mam_query(hecate)
     assert page.bodies == ["for the coven", "marker"]
+
+
+UNSUBSCRIBE_MESSAGES = (
+    "<update-subscription xmlns='urn:xmpp:mix:core:1'>"
+    "<unsubscribe node='urn:xmpp:mix:nodes:messages'/></update-subscription>"
+)
+SUBSCRIBE_MESSAGES = (
+    "<update-subscription xmlns='urn:xmpp:mix:core:1'>"
+    "<subscribe node='urn:xmpp:mix:nodes:messages'/></update-subscription>"
+)
+
+
+async def test_archive_holds_what_arrived_while_subscribed(users: ServerHandle) -> None:
+    """The user's archive shows the channel's messages from the join to the
+    leave (or unsubscription), and again after joining again: exactly those
+    the user was sent, with the ids the user was told."""
+    hag = await pam_client(users, "hag66@localhost/r", "pw-hag66")
+    grey = await pam_client(users, "greymalkin@localhost/r", "pw-greymalkin")
+    await create(hag, "coven")
+    await client_join(hag, CHANNEL, "third witch")
+    hag_got, grey_got = Inbox(hag, kind="groupchat"), Inbox(grey, kind="groupchat")
+
+    async def say(text: str, expected: int) -> None:
+        hag.send_message(mto=CHANNEL, mbody=text, mtype="groupchat")
+        await hag_got.wait(expected)  # reflected: stored and fanned out
+
+    await say("before the join", 1)
+    await client_join(grey, CHANNEL, "cat")
+    await say("while joined", 2)
+    await iq(grey, CHANNEL, UNSUBSCRIBE_MESSAGES)
+    await say("while unsubscribed", 3)
+    await iq(grey, CHANNEL, SUBSCRIBE_MESSAGES)
+    await say("subscribed again", 4)
+    await client_leave(grey, CHANNEL)
+    await say("after the leave", 5)
+    await client_join(grey, CHANNEL, "cat")
+    await say("back", 6)
+
+    told = [stanza_ids(m)["greymalkin@localhost"] for m in await grey_got.wait(3)]
+    page = await mam_query(grey, fields={"with": CHANNEL})
+    assert page.bodies == ["while joined", "subscribed again", "back"]
+    assert page.ids == told
+    assert len((await mam_query(hag, fields={"with": CHANNEL})).ids) == 6
+
+
+async def test_resent_channel_message_is_stored_and_reflected_once(users: ServerHandle) -> None:
+    """A client that lost the reflection resends with the same origin-id
+    (XEP-0359): the channel keeps one copy, the others get it once, the
+    sender gets its reflection again with the same archive id."""
+    hag = await pam_client(users, "hag66@localhost/r", "pw-hag66")
+    grey = await pam_client(users, "greymalkin@localhost/r", "pw-greymalkin")
+    await create(hag, "coven")
+    await client_join(hag, CHANNEL, "third witch")
+    await client_join(grey, CHANNEL, "cat")
+    hag_got, grey_got = Inbox(hag, kind="groupchat"), Inbox(grey, kind="groupchat")
+    resend = (
+        f"<message xmlns='jabber:client' to='{CHANNEL}' type='groupchat' id='m1'>"
+        "<body>once</body><origin-id xmlns='urn:xmpp:sid:0' id='origin-1'/></message>"
+    )
+    hag.send_raw(resend)
+    hag.send_raw(resend)
+    hag.send_raw(resend.replace("origin-1", "origin-2").replace("once", "twice"))
+    reflections = await hag_got.wait(3)
+    assert [m["body"] for m in reflections] == ["once", "once", "twice"]
+    assert reflections[0]["id"] == reflections[1]["id"] != reflections[2]["id"]
+    assert [m["body"] for m in await grey_got.wait(2)] == ["once", "twice"]
+    channel_items = await archive(users, CHANNEL, "hag66@localhost")
+    assert len(channel_items) == 2
+    assert (await mam_query(grey, fields={"with": CHANNEL})).bodies == ["once", "twice"]

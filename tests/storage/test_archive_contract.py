@@ -296,3 +296,119 @@ async def test_delete_owner_keeps_shared_messages(backend: Backend) -> None:
     assert await store.delete_owner(BOB) == 1
     assert await backend.message_rows() == 0
     assert await store.delete_owner(BOB) == 0
+
+
+# -- origin-id de-duplication ---------------------------------------------------
+
+
+async def test_resent_message_is_not_stored_twice(backend: Backend) -> None:
+    store = backend.store
+    first = await store.store(record(1, T0), [out(ALICE, BOB, T0)])
+    (bob_id,) = await store.add_entries(first.message_id, [inc(BOB, ALICE, T0)])
+    again = await store.store(record(1, T0 + 9), [out(ALICE, BOB, T0 + 9)])
+    assert again.duplicate and not first.duplicate
+    assert (again.message_id, again.entry_ids) == (first.message_id, first.entry_ids)
+    assert again.holders == {ALICE, BOB}
+    assert await backend.message_rows() == 1
+    assert [i.id for i in (await store.query(q(BOB))).items] == [bob_id]
+
+
+async def test_same_origin_id_elsewhere_is_a_new_message(backend: Backend) -> None:
+    store = backend.store
+    await store.store(record(1, T0), [out(ALICE, BOB, T0)])
+    to_carol = await store.store(record(1, T0), [out(ALICE, CAROL, T0)])
+    from_bob = await store.store(record(1, T0, sender=BOB), [out(BOB, ALICE, T0)])
+    no_origin = MessageRecord("<message/>", T0, ALICE, "chat")
+    twice = [await store.store(no_origin, [out(ALICE, BOB, T0)]) for _ in range(2)]
+    assert not any(s.duplicate for s in (to_carol, from_bob, *twice))
+    assert await backend.message_rows() == 5
+
+
+# -- following another archive (MIX-PAM participants follow the channel) -------
+
+ROOM = "room@mix.example.org"
+
+
+async def to_room(store: ArchiveStore, n: int, sender: str = ALICE) -> str:
+    ts = T0 + n * 1000
+    stored = await store.store(record(n, ts, sender), [inc(ROOM, sender, ts, f"pid-{sender[0]}")])
+    return stored.entry_ids[0]
+
+
+async def test_follower_sees_entries_committed_while_following(backend: Backend) -> None:
+    store = backend.store
+    await to_room(store, 1)
+    await store.follow(BOB, ROOM)
+    await store.follow(BOB, ROOM)  # twice changes nothing
+    shown = [await to_room(store, n) for n in (2, 3)]
+    await store.unfollow(BOB, ROOM)
+    await to_room(store, 4)
+    assert await store.followers(ROOM) == frozenset()
+    page = await store.query(q(BOB))
+    assert [i.id for i in page.items] == shown
+    item = page.items[0]
+    assert (item.with_jid, item.with_resource, item.direction) == (ROOM, "pid-a", Direction.IN)
+    assert await backend.message_rows() == 4
+    assert (await store.query(q(ROOM))).count == 4
+
+
+async def test_follow_again_and_mix_with_own_entries(backend: Backend) -> None:
+    store = backend.store
+    await store.follow(BOB, ROOM)
+    first = await to_room(store, 1)
+    await store.unfollow(BOB, ROOM)
+    await store.follow(BOB, ROOM)  # nothing in between: the span goes on
+    second = await to_room(store, 2)
+    await store.unfollow(BOB, ROOM)
+    await to_room(store, 3)
+    await store.follow(BOB, ROOM)
+    assert await store.followers(ROOM) == {BOB}
+    own = (await store.store(record(4, T0 + 3500), [inc(BOB, ALICE, T0 + 3500)])).entry_ids[0]
+    fourth = await to_room(store, 5)
+    ids = [i.id for i in (await store.query(q(BOB))).items]
+    assert ids == [first, second, own, fourth]
+    only_room = await store.query(q(BOB, with_jid=ROOM))
+    assert [i.id for i in only_room.items] == [first, second, fourth]
+    by_sender = await store.query(q(BOB, with_jid=ROOM, with_resource="pid-a"))
+    assert by_sender.count == 3
+    after = await store.query(q(BOB, limit=2, after=second))
+    assert [i.id for i in after.items] == [own, fourth] and after.first_index == 2
+    last = await store.query(q(BOB, limit=1, from_end=True, before=fourth))
+    assert [i.id for i in last.items] == [own]
+    assert [i.id for i in (await store.query(q(BOB, ids=(second,)))).items] == [second]
+    bounds = await store.bounds(BOB)
+    assert bounds.first is not None and bounds.last is not None
+    assert (bounds.first.id, bounds.last.id) == (first, fourth)
+    with pytest.raises(ArchiveItemNotFound):
+        await store.query(q(CAROL, after=first))  # not shown to carol
+
+
+async def test_deleting_a_followed_archive_leaves_followers_their_history(
+    backend: Backend,
+) -> None:
+    store = backend.store
+    await store.follow(BOB, ROOM)
+    await store.follow(CAROL, ROOM)
+    await to_room(store, 1)
+    await store.unfollow(CAROL, ROOM)
+    await to_room(store, 2, sender=BOB)
+    await store.delete_owner(ROOM)
+    assert (await store.query(q(ROOM))).count == 0
+    assert await store.followers(ROOM) == frozenset()
+    bob = (await store.query(q(BOB))).items
+    assert [(i.with_jid, i.direction) for i in bob] == [(ROOM, Direction.IN)] * 2
+    assert [i.xml for i in bob] == [record(1, 0).xml, record(2, 0).xml]
+    assert (await store.query(q(CAROL))).count == 1
+    assert await backend.message_rows() == 2
+    await to_room(store, 3)  # a new channel of that name: nobody follows it
+    assert (await store.query(q(BOB))).count == 2
+
+
+async def test_deleting_a_follower_stops_its_feed(backend: Backend) -> None:
+    store = backend.store
+    await store.follow(BOB, ROOM)
+    await to_room(store, 1)
+    await store.delete_owner(BOB)
+    assert await store.followers(ROOM) == frozenset()
+    assert (await store.query(q(BOB))).count == 0
+    assert (await store.query(q(ROOM))).count == 1

@@ -10,18 +10,15 @@ from mixd.codec import rfc6121_roster as wire
 from mixd.codec.stanza import Stanza, header_from_element
 from mixd.codec.xep0359_sid import stanza_ids
 from mixd.jid import JID
-from mixd.services.mix.state import ChannelState
 from mixd.services.mix_pam import rules
-from mixd.services.mix_pam.archive import PENDING_MESSAGES, ParticipantArchives
-from mixd.storage.contracts.archive import ArchiveQuery, Direction
-from mixd.storage.contracts.mix import Channel, Participant
+from mixd.services.mix_pam.archive import ParticipantArchives
+from mixd.storage.contracts.archive import ArchiveQuery, Bounds, Direction
 from mixd.storage.contracts.roster import RosterItem, Subscription
 from mixd.storage.memory.archive import MemoryArchiveStore
 from mixd.xml.element import Element
 from mixd.xml.fragment import parse_element
 
 CHANNEL = JID.parse("coven@mix.localhost")
-HOSTS = frozenset({"localhost"})
 
 
 def join_result(**attrs: str) -> Element:
@@ -64,20 +61,6 @@ def test_left_removes_only_a_channel_item() -> None:
     ]
 
 
-def test_local_entries_only_for_local_accounts() -> None:
-    entries = rules.local_entries(CHANNEL, ["a@localhost", "b@elsewhere.example"], HOSTS, 7)
-    assert [(e.owner, e.with_jid, e.direction, e.timestamp) for e in entries] == [
-        ("a@localhost", str(CHANNEL), Direction.IN, 7)
-    ]
-
-
-def channel_state(*users: str, subscribed: bool = True) -> ChannelState:
-    nodes = frozenset({NS.MIX_NODE_MESSAGES}) if subscribed else frozenset()
-    channel = Channel(str(CHANNEL), False, 0, (), b"s" * 32)
-    participants = [Participant(str(CHANNEL), u, f"id-{u}", u, nodes, 0) for u in users]
-    return ChannelState.load(channel, participants)
-
-
 def reflected(archive_id: str, to: str = "a@localhost", body: str | None = "hi") -> Stanza:
     content = f"<body>{body}</body>" if body is not None else ""
     element = parse_element(
@@ -89,58 +72,27 @@ def reflected(archive_id: str, to: str = "a@localhost", body: str | None = "hi")
     return header_from_element(element, JID.parse(f"{CHANNEL}/p"), JID.parse(to))
 
 
-async def test_entries_then_stored_then_taken_once() -> None:
-    archives = ParticipantArchives(HOSTS, MemoryArchiveStore())
-    state = channel_state("a@localhost", "b@localhost", "c@remote.example")
-    entries = archives.entries(state, 1)
-    assert sorted(e.owner for e in entries) == ["a@localhost", "b@localhost"]
-    assert archives.entries(channel_state("a@localhost", subscribed=False), 1) == []
-    archives.stored(state, "arch", entries, ["e1", "e2"])
-    ids = {e.owner: i for e, i in zip(entries, ["e1", "e2"], strict=True)}
-    a, b = JID.parse("a@localhost"), JID.parse("b@localhost")
-    assert archives.take(CHANNEL, "arch", a) == ids["a@localhost"]
-    assert archives.take(CHANNEL, "arch", a) is None
-    assert archives.take(JID.parse("x@mix.localhost"), "arch", b) is None  # other channel
-    assert archives.take(CHANNEL, "arch", b) == ids["b@localhost"]
-    assert archives._pending == {}  # nothing left once everyone took theirs
-
-
-async def test_pending_ids_are_bounded() -> None:
-    archives = ParticipantArchives(HOSTS, MemoryArchiveStore())
-    state = channel_state("a@localhost")
-    for n in range(PENDING_MESSAGES + 10):
-        archives.stored(state, f"m{n}", archives.entries(state, n), [f"e{n}"])
-    assert len(archives._pending) == PENDING_MESSAGES
-    assert archives.take(CHANNEL, "m0", JID.parse("a@localhost")) is None
-    last = PENDING_MESSAGES + 9
-    assert archives.take(CHANNEL, f"m{last}", JID.parse("a@localhost")) == f"e{last}"
-
-
-async def test_archive_stamps_the_users_id_and_keeps_the_channels() -> None:
-    archives = ParticipantArchives(HOSTS, MemoryArchiveStore())
-    state = channel_state("a@localhost")
-    archives.stored(state, "arch", archives.entries(state, 1), ["entry"])
+async def test_archive_stamps_the_channels_id_for_a_followed_channel() -> None:
+    store = MemoryArchiveStore()
     stanza = reflected("arch")
-    await archives.archive(stanza, JID.parse("a@localhost"))
-    assert stanza_ids(stanza.element) == [
-        ("arch", str(CHANNEL)),
-        ("entry", "a@localhost"),
-    ]
+    await ParticipantArchives(store).archive(stanza, JID.parse("a@localhost"), followed=True)
+    assert stanza_ids(stanza.element) == [("arch", str(CHANNEL)), ("arch", "a@localhost")]
+    assert await store.bounds("a@localhost") == Bounds(None, None)  # nothing copied
 
 
 async def test_archive_without_a_local_entry_stores_a_copy() -> None:
     """A channel elsewhere (federation): the user's archive gets a copy."""
     store = MemoryArchiveStore()
-    archives = ParticipantArchives(HOSTS, store)
+    archives = ParticipantArchives(store)
     stanza = reflected("remote-id")
-    await archives.archive(stanza, JID.parse("a@localhost"))
+    await archives.archive(stanza, JID.parse("a@localhost"), followed=False)
     page = await store.query(ArchiveQuery("a@localhost", 10, str(CHANNEL)))
     [item] = page.items
     assert item.with_resource == "p" and item.direction is Direction.IN
     assert ("forged", "a@localhost") not in stanza_ids(stanza.element)
     assert (item.id, "a@localhost") in stanza_ids(stanza.element)
     empty = reflected("other", body=None)
-    await archives.archive(empty, JID.parse("a@localhost"))
+    await archives.archive(empty, JID.parse("a@localhost"), followed=False)
     assert (await store.query(ArchiveQuery("a@localhost", 10))).count == 1
 
 

@@ -19,6 +19,12 @@ from mixd.core.sessions import Session
 from mixd.jid import JID
 
 
+class AlreadyHandled(Exception):
+    """A stage found the stanza needs nothing more (e.g. a client resent a
+    message that was stored and delivered before it lost the acknowledgement):
+    routing stops, no error goes back, and the stanza counts as handled."""
+
+
 class MessageStage:
     """Base class: override what you need; each default does nothing."""
 

@@ -28,7 +28,7 @@ from mixd.codec.stanza import (
 from mixd.core.events import PresenceBroadcast
 from mixd.core.hooks import Hooks
 from mixd.core.module import IqRequest, Scope
-from mixd.core.pipeline import MessageStage, PresenceHandler
+from mixd.core.pipeline import AlreadyHandled, MessageStage, PresenceHandler
 from mixd.core.registry import ModuleRegistry
 from mixd.core.sessions import Session, SessionManager
 from mixd.errors import StanzaError, StanzaErrorCondition
@@ -96,6 +96,8 @@ class Router:
         """Handle one stanza; a StanzaError becomes the error reply."""
         try:
             await self._route(stanza, session)
+        except AlreadyHandled:
+            return
         except StanzaError as exc:
             error = exc
         except CodecError as exc:

@@ -19,9 +19,15 @@ class Session(Protocol):
     jid: JID  # full JID once bound
     available: bool  # sent initial presence (RFC 6121 section 4.2)
     priority: int
+    features: frozenset[str] | None  # what the client supports (XEP-0115), once known
 
     def deliver(self, element: Element) -> None:
         """Queue a stanza to the client; never blocks."""
+        ...
+
+    def deliver_xml(self, data: str) -> None:
+        """Queue a stanza already serialized (jabber:client the default
+        namespace), e.g. one copy of a message serialized once for many."""
         ...
 
     def replaced(self) -> None:

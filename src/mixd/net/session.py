@@ -40,6 +40,7 @@ class ClientSession:
         self.jid = jid
         self.available = False
         self.priority = 0
+        self.features: frozenset[str] | None = None
         self.connection: C2SConnection | None = connection
         self.closed = False
         # XEP-0198 state.
@@ -54,9 +55,12 @@ class ClientSession:
         self.closing: asyncio.Task[None] | None = None  # SessionClosed being handled
 
     def deliver(self, element: Element) -> None:
+        if not self.closed:
+            self.deliver_xml(serialize(element))
+
+    def deliver_xml(self, data: str) -> None:
         if self.closed:
             return
-        data = serialize(element)
         if self.sm_enabled:
             self.sm_sent += 1
             self.sm_unacked.append(data)

@@ -63,9 +63,9 @@ class CapsModule(Module):
             cached = self._cache.get((caps.hash, caps.ver))
             if cached is not None:
                 self._cache.move_to_end((caps.hash, caps.ver))
-                session.features = cached  # type: ignore[attr-defined]
+                session.features = cached
                 return
-        elif getattr(session, "features", None) is not None:
+        elif session.features is not None:
             return  # no caps now, but we already know this resource
         # Resolve in the background: presence handling must not wait for a client.
         task = asyncio.get_running_loop().create_task(self._resolve(session, caps))
@@ -85,7 +85,7 @@ class CapsModule(Module):
         if answer.get("type") != "result" or result is None:
             return frozenset()
         features = frozenset(f.get("var") or "" for f in result.find_all(NS.DISCO_INFO, "feature"))
-        session.features = features  # type: ignore[attr-defined]
+        session.features = features
         # Only a verified hash may stand for other clients too (section 5.4).
         if caps is not None and compute_ver(result, caps.hash) == caps.ver:
             self._cache[(caps.hash, caps.ver)] = features
@@ -103,8 +103,13 @@ class CapsModule(Module):
                 if not pending.cancelled():
                     raise  # we were cancelled ourselves
                 return frozenset()
-        known: Features | None = getattr(session, "features", None)
-        return known if known is not None else frozenset()
+        return session.features or frozenset()
 
     async def supports(self, session: Session, feature: str) -> bool:
         return feature in await self.features(session)
+
+    def supports_now(self, session: Session, feature: str) -> bool | None:
+        """`supports` without waiting: None while a lookup is under way."""
+        if id(session) in self._lookups:
+            return None
+        return feature in (session.features or frozenset())

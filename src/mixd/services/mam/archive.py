@@ -3,7 +3,9 @@ or is about to receive enters that user's archive before it moves on.
 
 - `outbound`: client-supplied `<stanza-id/>` claiming any local JID are
   stripped (all copies, RELIABILITY C4); the message is stored once, with an
-  entry in the sender's archive.
+  entry in the sender's archive. A resend with the same origin-id (the
+  client never saw the acknowledgement) is not stored again, and goes no
+  further if the recipient's archive has it too (`AlreadyHandled`).
 - `inbound`: forged `<stanza-id by=recipient/>` are stripped; the recipient's
   archive gets an entry and the message a `<stanza-id by=recipient/>`. A
   message between two local users is not stored again: the outbound step
@@ -27,7 +29,7 @@ from dataclasses import dataclass
 from mixd.codec.stanza import Stanza
 from mixd.codec.xep0082_datetime import now_micros
 from mixd.codec.xep0359_sid import add_stanza_id, origin_id, strip_stanza_ids
-from mixd.core.pipeline import MessageStage
+from mixd.core.pipeline import AlreadyHandled, MessageStage
 from mixd.core.sessions import Session
 from mixd.jid import JID
 from mixd.services.mam.rules import is_archivable, prefs_allow
@@ -100,6 +102,8 @@ class ArchiveStage(MessageStage):
         record = MessageRecord(serialize(element), now, str(owner), stanza.type, origin_id(element))
         entry = NewEntry(str(owner), str(to.bare), Direction.OUT, now, to.resource)
         stored = await guarded(self.store.store(record, [entry]))
+        if stored.duplicate and str(to.bare) in stored.holders:
+            raise AlreadyHandled
         _last_stored.set(_Stored(stanza, stored.message_id, owner, stored.entry_ids[0]))
 
     async def inbound(self, stanza: Stanza, to: JID) -> None:

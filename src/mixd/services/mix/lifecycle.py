@@ -77,6 +77,11 @@ class Lifecycle:
         if not (state.is_owner(request.sender) or admin):
             raise StanzaError(StanzaErrorCondition.FORBIDDEN, "only an owner may destroy")
         await guarded(self.service.store.delete_channel(str(jid)))
+        local = self.service.local
+        if local is not None:  # participants keep the history they were shown
+            for user in state.participants:
+                if local.is_local(user):
+                    await guarded(local.unfollow(state, user))
         if self.service.settings.destroy_archive == "delete":
             await guarded(self.service.archive.delete_owner(str(jid)))
         self.service.forget_channel(jid)

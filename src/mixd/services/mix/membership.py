@@ -7,6 +7,8 @@ acts for its bare JID.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from mixd import ns as NS
 from mixd.codec.xep0082_datetime import now_micros
 from mixd.codec.xep0369_mix import NAMESPACES, Join, Leave, SetNick, UpdateSubscription
@@ -68,7 +70,7 @@ class Membership:
             await guarded(self.service.store.join(participant))
         except NickTaken:
             raise _conflict() from None
-        state.put(participant)
+        await self.service.set_participant(state, str(user), participant)
         # Subscribers hear of the new participant before the joiner's result.
         await notify_participant(self.service, state, participant)
         return Join(nodes, nick, participant.id, str(state.jid), join.ns).encode()
@@ -78,7 +80,7 @@ class Membership:
         user = str(request.sender.bare)
         participant = _participant(state, user)
         await guarded(self.service.store.leave(str(state.jid), user))
-        state.remove(user)
+        await self.service.set_participant(state, user, None)
         subscribers = [p.jid for p in state.subscribers(NS.MIX_NODE_PARTICIPANTS)]
         await notify_retract(
             self.service, state, NS.MIX_NODE_PARTICIPANTS, participant.id, subscribers
@@ -107,16 +109,7 @@ class Membership:
             raise StanzaError(StanzaErrorCondition.FORBIDDEN)
         participant = _participant(state, user)
         added = rules.subscribable(update.subscribe, state.nodes) if update.subscribe else ()
-        nodes = (participant.nodes | set(added)) - set(update.unsubscribe)
-        await guarded(self.service.store.set_nodes(str(state.jid), user, frozenset(nodes)))
-        state.put(
-            Participant(
-                participant.channel,
-                participant.jid,
-                participant.id,
-                participant.nick,
-                frozenset(nodes),
-                participant.joined,
-            )
-        )
+        nodes = frozenset((participant.nodes | set(added)) - set(update.unsubscribe))
+        await guarded(self.service.store.set_nodes(str(state.jid), user, nodes))
+        await self.service.set_participant(state, user, replace(participant, nodes=nodes))
         return UpdateSubscription(added, update.unsubscribe, user, update.ns).encode()

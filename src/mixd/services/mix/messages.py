@@ -4,8 +4,8 @@ A participant's groupchat message is stripped of every client-supplied
 `<mix/>` and `<stanza-id/>`, attributed, committed to the channel archive,
 and only then sent to each subscriber of the messages node (the sender
 included) with the archive id as message id and stanza-id. The message is
-stored once: `service.archive_copies` (MIX-PAM) adds the entries of local
-participants' archives to the same transaction.
+stored once: local participants' archives follow the channel's
+(`MixService.set_participant`), so they show it with the same id.
 """
 
 from __future__ import annotations
@@ -46,21 +46,22 @@ class Messages:
             raise StanzaError(StanzaErrorCondition.FORBIDDEN, "join the channel to send messages")
         channel = str(state.jid)
         message = attributed(stanza.element, channel, sender.nick, sender.jid)
+        # Recipients are fixed before the store is asked: a local user's
+        # archive follows the channel from before the user is listed here,
+        # so everyone this message reaches has it in their archive.
+        recipients = [p.jid for p in state.subscribers(NS.MIX_NODE_MESSAGES)]
         now = now_micros()
         record = MessageRecord(
             serialize(message), now, user, "groupchat", origin_id(stanza.element)
         )
-        entry = NewEntry(channel, user, Direction.IN, now)
-        copies = self.service.archive_copies  # local participants' own archives
-        extra = copies.entries(state, now) if copies is not None else ()
-        stored = await guarded(self.service.archive.store(record, [entry, *extra]))
+        entry = NewEntry(channel, user, Direction.IN, now, sender.id)
+        stored = await guarded(self.service.archive.store(record, [entry]))
+        if stored.duplicate:
+            # Resent after a lost acknowledgement: the archives have it already
+            # and subscribers had it then; only the sender hears back.
+            recipients = [user] if user in recipients else []
         archive_id = stored.entry_ids[0]
-        if copies is not None:
-            copies.stored(state, archive_id, extra, stored.entry_ids[1:])
         message.attrs["id"] = archive_id
         message.attrs["from"] = f"{channel}/{sender.id}"
         add_stanza_id(message, archive_id, state.jid)
-        for subscriber in state.subscribers(NS.MIX_NODE_MESSAGES):
-            copy = message.copy()
-            copy.attrs["to"] = subscriber.jid
-            await self.service.send(copy)
+        await self.service.reflect(state, message, recipients)

@@ -10,23 +10,22 @@ than branches.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal, Protocol, TypeVar
 
+from mixd import ns as NS
 from mixd.codec.stanza import CodecError, Kind, Stanza, iq_payload, iq_result
 from mixd.errors import ErrorType, StanzaError, StanzaErrorCondition
 from mixd.jid import JID
 from mixd.services.mix.state import ChannelState
-from mixd.storage.contracts.mix import MixStore
+from mixd.storage.contracts.mix import MixStore, Participant
 from mixd.storage.errors import StorageUnavailable
 from mixd.xml.element import Element
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
-
     from mixd.core.server import Server
-    from mixd.storage.contracts.archive import ArchiveStore, NewEntry
+    from mixd.storage.contracts.archive import ArchiveStore
 
 log = logging.getLogger(__name__)
 
@@ -51,24 +50,31 @@ class Request:
 Handler = Callable[[Request], Awaitable[Element | None]]
 
 
-class ArchiveCopies(Protocol):
-    """Other archives that hold each channel message (MIX-PAM: the archives
-    of local participants). Their entries are committed in the same
-    transaction as the channel's own, before the message is reflected."""
+class LocalParticipants(Protocol):
+    """What the participants' own server does when it is this server
+    (MIX-PAM), called directly instead of through one routed stanza per
+    participant. Users are bare JIDs as strings."""
 
-    def entries(self, state: ChannelState, timestamp: int) -> Sequence[NewEntry]:
-        """Entries to add for a message the channel is about to store."""
+    def is_local(self, user: str) -> bool: ...
+
+    async def follow(self, state: ChannelState, user: str) -> None:
+        """`user`'s archive shows the channel's messages from now on. Called
+        before the user becomes a subscriber of the messages node, so every
+        message reflected to the user is in the user's archive."""
         ...
 
-    def stored(
-        self,
-        state: ChannelState,
-        archive_id: str,
-        entries: Sequence[NewEntry],
-        entry_ids: Sequence[str],
-    ) -> None:
-        """`entries` were committed with these ids (same order); the
-        message goes out next with `archive_id` as its id."""
+    async def unfollow(self, state: ChannelState, user: str) -> None:
+        """Called after the user stopped being a subscriber of messages."""
+        ...
+
+    async def reconcile(self, state: ChannelState, users: frozenset[str]) -> None:
+        """A channel loaded from storage: exactly these local users follow it
+        (repairs what a crash between the two commits left)."""
+        ...
+
+    def deliver(self, state: ChannelState, message: Element, users: Iterable[str]) -> None:
+        """Hand a channel message (no `to`, `id` the archive id) to the
+        clients of these local users, without waiting."""
         ...
 
 
@@ -89,7 +95,7 @@ class MixService:
         self.settings = settings
         self.handlers: dict[tuple[Target, str, str, str], Handler] = {}
         self.message_handlers: list[Callable[[Stanza, ChannelState], Awaitable[None]]] = []
-        self.archive_copies: ArchiveCopies | None = None  # set by MIX-PAM
+        self.local: LocalParticipants | None = None  # set by MIX-PAM
         self._channels: dict[str, ChannelState] = {}
 
     def on_iq(self, target: Target, ns: str, name: str, iq_type: str, handler: Handler) -> None:
@@ -105,8 +111,32 @@ class MixService:
             if stored is None:
                 return None
             participants = await guarded(self.store.participants(key))
-            state = self._channels.setdefault(key, ChannelState.load(stored, participants))
+            loaded = ChannelState.load(stored, participants)
+            if self.local is not None:
+                following = (p.jid for p in loaded.subscribers(NS.MIX_NODE_MESSAGES))
+                local = frozenset(u for u in following if self.local.is_local(u))
+                await guarded(self.local.reconcile(loaded, local))
+            state = self._channels.setdefault(key, loaded)
         return state
+
+    async def set_participant(
+        self, state: ChannelState, user: str, participant: Participant | None
+    ) -> None:
+        """Apply a committed change of `user`'s participation (None: gone) to
+        the channel in memory, keeping the user's archive in step: it follows
+        the channel before the user receives messages, and stops after."""
+        old = state.participants.get(user)
+        was = old is not None and NS.MIX_NODE_MESSAGES in old.nodes
+        now = participant is not None and NS.MIX_NODE_MESSAGES in participant.nodes
+        local = self.local if self.local is not None and self.local.is_local(user) else None
+        if local is not None and now and not was:
+            await guarded(local.follow(state, user))
+        if participant is not None:
+            state.put(participant)
+        else:
+            state.remove(user)
+        if local is not None and was and not now:
+            await guarded(local.unfollow(state, user))
 
     def add_channel(self, state: ChannelState) -> None:
         self._channels[str(state.jid)] = state
@@ -153,6 +183,19 @@ class MixService:
         await self.send(iq_result(stanza, result))
 
     # -- sending ---------------------------------------------------------------
+
+    async def reflect(self, state: ChannelState, message: Element, users: list[str]) -> None:
+        """Send a channel message (no `to`) to each user's bare JID: users on
+        this server in one pass through `local`, others one routed copy each."""
+        local = self.local
+        if local is not None:
+            here = [u for u in users if local.is_local(u)]
+            local.deliver(state, message, here)
+            users = [u for u in users if not local.is_local(u)]
+        for user in users:
+            copy = message.copy()
+            copy.attrs["to"] = user
+            await self.send(copy)
 
     async def send(self, element: Element) -> None:
         """Route a stanza the service emits (`from` and `to` set)."""

@@ -30,7 +30,8 @@ class ChannelDelivery(MessageStage):
         if not joined:
             return []  # from a channel this user is not in: dropped
         if stanza.type == "groupchat":
-            await self.module.archives.archive(stanza, to)
+            local = self.module.local_service(stanza.sender.domain) is not None
+            await self.module.archives.archive(stanza, to, followed=local)
         return await self.mix_sessions(to)
 
     async def _joined(self, stanza: Stanza, to: JID) -> bool | None:

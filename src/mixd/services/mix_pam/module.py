@@ -21,6 +21,7 @@ from mixd.services.mix.module import MixModule, MixServiceStarted
 from mixd.services.mix.service import MixService
 from mixd.services.mix_pam.archive import ParticipantArchives
 from mixd.services.mix_pam.delivery import ChannelDelivery
+from mixd.services.mix_pam.local import LocalMembers
 from mixd.services.mix_pam.relay import Relay
 from mixd.services.mix_pam.roster import ChannelRoster
 
@@ -39,7 +40,8 @@ class MixPamModule(Module):
         super().__init__(server)
         self.relay = Relay(self)
         self.roster = ChannelRoster(server)
-        self.archives = ParticipantArchives(server.hosts, server.stores.archive)
+        self.archives = ParticipantArchives(server.stores.archive)
+        self.local = LocalMembers(self)
         self.stage = ChannelDelivery(self)
 
     def routes(self) -> Sequence[IqRoute]:
@@ -60,16 +62,16 @@ class MixPamModule(Module):
     async def start(self) -> None:
         self.server.router.message_stages.append(self.stage)
         for service in self._services():  # channel services loaded before us
-            service.archive_copies = self.archives
+            service.local = self.local
 
     async def stop(self) -> None:
         self.server.router.message_stages.remove(self.stage)
         for service in self._services():
-            if service.archive_copies is self.archives:
-                service.archive_copies = None
+            if service.local is self.local:
+                service.local = None
 
     async def on_service_started(self, event: MixServiceStarted) -> None:
-        event.service.archive_copies = self.archives
+        event.service.local = self.local
 
     async def on_account_removing(self, event: AccountRemoving) -> None:
         """Leave every channel in the account's roster, all at once, each

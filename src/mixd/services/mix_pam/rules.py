@@ -1,6 +1,5 @@
 """MIX-PAM decisions as plain functions (no I/O): the participant id in a
-join answer, the roster item of a joined channel, and which local archives
-keep a channel message."""
+join answer and the roster item of a joined channel."""
 
 from __future__ import annotations
 
@@ -8,7 +7,6 @@ from collections.abc import Iterable
 from dataclasses import replace
 
 from mixd.jid import JID
-from mixd.storage.contracts.archive import Direction, NewEntry
 from mixd.storage.contracts.roster import RosterItem, Subscription
 from mixd.xml.element import Element
 
@@ -54,16 +52,3 @@ def left(old: RosterItem | None) -> RosterItem | None:
 def joined_channels(items: Iterable[RosterItem]) -> list[JID]:
     """The channels a roster says the user participates in."""
     return [JID.parse(item.jid) for item in items if item.is_mix_channel]
-
-
-def local_entries(
-    channel: JID, recipients: Iterable[str], hosts: frozenset[str], timestamp: int
-) -> list[NewEntry]:
-    """One entry per recipient whose account is on this server: the channel
-    message enters that user's archive as received from the channel."""
-    entries = []
-    for user in recipients:
-        domain = user.rpartition("@")[2]
-        if domain in hosts:
-            entries.append(NewEntry(user, str(channel), Direction.IN, timestamp))
-    return entries

@@ -7,6 +7,17 @@ party (`with`), the direction and the time it entered that archive. A 1:1
 chat between two local users is one message and two entries; a channel
 message is one message and one entry per archive.
 
+An archive can also FOLLOW another (a local participant follows a channel,
+XEP-0405): while it does, every entry committed to the followed archive
+shows in the follower's too, with the same id, `with` = the followed
+archive's JID, `with_resource` = that entry's (a channel stores the sender's
+participant id there) and direction `in`. A channel message is therefore one
+message and one entry, whatever the number of participants.
+
+A message stored again with the same origin-id (XEP-0359) by the same sender
+for the same archives is not stored twice: a client resending what it is not
+sure arrived gets the first copy's ids back.
+
 Order within an archive is (timestamp, seq), where seq is the insertion order:
 stable, and exact for paging even when timestamps repeat. Times are integer
 microseconds since the Unix epoch (UTC). JIDs arrive normalised; stores
@@ -76,6 +87,8 @@ class NewEntry:
 class Stored:
     message_id: str
     entry_ids: tuple[str, ...]  # in the order the entries were given
+    duplicate: bool = False  # stored earlier under the same origin-id; nothing written
+    holders: frozenset[str] = frozenset()  # for a duplicate: every archive holding it
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,7 +171,10 @@ class ArchiveStore(Protocol):
     transaction, committed before it returns."""
 
     async def store(self, message: MessageRecord, entries: Sequence[NewEntry]) -> Stored:
-        """Store `message` once with its entries (at least one; ValueError)."""
+        """Store `message` once with its entries (at least one; ValueError).
+        If the sender already stored a message with this origin-id that has
+        an entry for every (owner, with_jid) given, nothing is written and
+        that message comes back with `duplicate=True`."""
         ...
 
     async def add_entries(self, message_id: str, entries: Sequence[NewEntry]) -> tuple[str, ...]:
@@ -177,7 +193,24 @@ class ArchiveStore(Protocol):
 
     async def set_prefs(self, owner: str, prefs: Prefs) -> None: ...
 
+    async def follow(self, owner: str, feed: str) -> None:
+        """From the next entry committed on, `owner`'s archive shows `feed`'s
+        entries too, until `unfollow`. Following twice changes nothing."""
+        ...
+
+    async def unfollow(self, owner: str, feed: str) -> None:
+        """Entries committed to `feed` from now on stay out of `owner`'s
+        archive; those shown so far stay. A no-op when not following."""
+        ...
+
+    async def followers(self, feed: str) -> frozenset[str]:
+        """The archives following `feed` now."""
+        ...
+
     async def delete_owner(self, owner: str) -> int:
-        """Remove an archive and its preferences (account deletion); messages no
-        other archive references go too. Returns how many entries were removed."""
+        """Remove an archive, its preferences and what it follows (account
+        deletion, channel destruction); messages no other archive references go
+        too. Entries its followers were shown are first copied into their
+        archives (with new ids), so a deleted channel leaves its participants'
+        history. Returns how many of the owner's own entries were removed."""
         ...

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from mixd.storage.contracts.archive import (
     ArchiveItem,
@@ -13,6 +13,7 @@ from mixd.storage.contracts.archive import (
     ArchivePage,
     ArchiveQuery,
     Bounds,
+    Direction,
     MessageRecord,
     NewEntry,
     Prefs,
@@ -29,17 +30,30 @@ class _Entry:
     spec: NewEntry
 
 
+@dataclass(slots=True)
+class _Span:
+    feed: str
+    start: int  # first seq shown
+    end: int | None = None  # first seq no longer shown; None while following
+
+
 class MemoryArchiveStore:
     def __init__(self) -> None:
         self._messages: dict[str, MessageRecord] = {}
         self._refs: dict[str, int] = {}  # message id -> entries pointing at it
         self._archives: dict[str, list[_Entry]] = {}  # owner -> entries in order
+        self._spans: dict[str, list[_Span]] = {}  # owner -> what it follows
         self._prefs: dict[str, Prefs] = {}
         self._seq = itertools.count(1)
+        self._next_seq = 1
 
     async def store(self, message: MessageRecord, entries: Sequence[NewEntry]) -> Stored:
         if not entries:
             raise ValueError("a message needs at least one archive entry")
+        if message.origin_id is not None:
+            earlier = self._earlier_copy(message, entries)
+            if earlier is not None:
+                return earlier
         message_id = new_id()
         self._messages[message_id] = message
         self._refs[message_id] = 0
@@ -50,10 +64,28 @@ class MemoryArchiveStore:
             raise ArchiveMessageNotFound(message_id)
         return self._add(message_id, entries)
 
+    def _earlier_copy(self, message: MessageRecord, entries: Sequence[NewEntry]) -> Stored | None:
+        for message_id, earlier in self._messages.items():
+            if (earlier.sender, earlier.origin_id) != (message.sender, message.origin_id):
+                continue
+            held = {
+                (e.spec.owner, e.spec.with_jid): e.id
+                for archive in self._archives.values()
+                for e in archive
+                if e.message_id == message_id
+            }
+            wanted = [(e.owner, e.with_jid) for e in entries]
+            if all(key in held for key in wanted):
+                holders = frozenset(owner for owner, _ in held)
+                ids = tuple(held[key] for key in wanted)
+                return Stored(message_id, ids, duplicate=True, holders=holders)
+        return None
+
     def _add(self, message_id: str, entries: Sequence[NewEntry]) -> tuple[str, ...]:
         ids = []
         for spec in entries:
-            entry = _Entry((spec.timestamp, next(self._seq)), new_id(), message_id, spec)
+            self._next_seq = next(self._seq) + 1
+            entry = _Entry((spec.timestamp, self._next_seq - 1), new_id(), message_id, spec)
             archive = self._archives.setdefault(spec.owner, [])
             archive.append(entry)
             if len(archive) > 1 and archive[-2].key > entry.key:
@@ -62,8 +94,20 @@ class MemoryArchiveStore:
         self._refs[message_id] += len(entries)
         return tuple(ids)
 
+    def _visible(self, owner: str) -> list[_Entry]:
+        """The owner's entries and those of the spans it follows, in order."""
+        shown = list(self._archives.get(owner, []))
+        for span in self._spans.get(owner, []):
+            end = span.end if span.end is not None else self._next_seq
+            for entry in self._archives.get(span.feed, []):
+                if span.start <= entry.key[1] < end:
+                    spec = replace(entry.spec, with_jid=span.feed, direction=Direction.IN)
+                    shown.append(replace(entry, spec=spec))
+        shown.sort(key=lambda e: e.key)
+        return shown
+
     async def query(self, query: ArchiveQuery) -> ArchivePage:
-        archive = self._archives.get(query.owner, [])
+        archive = self._visible(query.owner)
         by_id = {e.id: e for e in archive}
 
         def key_of(item_id: str) -> tuple[int, int]:
@@ -113,7 +157,7 @@ class MemoryArchiveStore:
         )
 
     async def bounds(self, owner: str) -> Bounds:
-        archive = self._archives.get(owner)
+        archive = self._visible(owner)
         if not archive:
             return Bounds(None, None)
         return Bounds(self._item(archive[0]), self._item(archive[-1]))
@@ -124,8 +168,42 @@ class MemoryArchiveStore:
     async def set_prefs(self, owner: str, prefs: Prefs) -> None:
         self._prefs[owner] = prefs
 
+    async def follow(self, owner: str, feed: str) -> None:
+        spans = [s for s in self._spans.get(owner, []) if s.feed == feed]
+        if any(s.end is None for s in spans):
+            return
+        resumed = next((s for s in spans if s.end == self._next_seq), None)
+        if resumed is not None:
+            resumed.end = None
+        else:
+            self._spans.setdefault(owner, []).append(_Span(feed, self._next_seq))
+
+    async def unfollow(self, owner: str, feed: str) -> None:
+        spans = self._spans.get(owner, [])
+        for span in spans:
+            if span.feed == feed and span.end is None:
+                span.end = self._next_seq
+        spans[:] = [s for s in spans if s.end != s.start]
+
+    async def followers(self, feed: str) -> frozenset[str]:
+        return frozenset(
+            owner
+            for owner, spans in self._spans.items()
+            if any(s.feed == feed and s.end is None for s in spans)
+        )
+
     async def delete_owner(self, owner: str) -> int:
         self._prefs.pop(owner, None)
+        self._spans.pop(owner, None)
+        for follower, spans in self._spans.items():
+            kept = [s for s in spans if s.feed != owner]
+            if len(kept) == len(spans):
+                continue
+            copies = [e for e in self._visible(follower) if e.spec.with_jid == owner]
+            spans[:] = kept
+            for entry in copies:
+                if entry.spec.owner == owner:  # shown through the feed
+                    self._add(entry.message_id, [replace(entry.spec, owner=follower)])
         archive = self._archives.pop(owner, [])
         for entry in archive:
             self._refs[entry.message_id] -= 1

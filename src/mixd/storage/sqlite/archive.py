@@ -1,4 +1,9 @@
-"""ArchiveStore on SQLite (schema: migration 3).
+"""ArchiveStore on SQLite (schema: migrations 3 and 8).
+
+An archive is its own entries plus, through `archive_feeds`, the spans of
+followed archives' entries (by seq, which AUTOINCREMENT never reuses): every
+query reads the `_VISIBLE` union, which SQLite answers from the
+(owner, ts, seq) and (owner, seq) indexes.
 
 Every value reaches SQL as a parameter; the only text assembled at run time
 is a fixed set of conditions and one `?` per requested id, so filter input
@@ -36,9 +41,24 @@ _INSERT_ENTRY = """
     INSERT INTO archive_entries (id, owner, message, with_jid, with_resource, direction, ts)
     VALUES (?, ?, ?, ?, ?, ?, ?)
 """
-_ITEM_COLUMNS = """
+# One archive (two `?`: the owner): its own entries and those it follows.
+_VISIBLE = """(
+    SELECT id, ts, seq, with_jid, with_resource, direction, message
+    FROM archive_entries WHERE owner = ?
+    UNION ALL
+    SELECT x.id, x.ts, x.seq, f.feed, x.with_resource, 'in', x.message
+    FROM archive_feeds f JOIN archive_entries x
+        ON x.owner = f.feed AND x.seq >= f.from_seq
+        AND x.seq < coalesce(f.to_seq, 9223372036854775807)
+    WHERE f.owner = ?
+) e"""
+_ITEM_COLUMNS = f"""
     SELECT e.id, e.ts, e.seq, e.with_jid, e.with_resource, e.direction, m.id, m.xml
-    FROM archive_entries e JOIN messages m ON m.seq = e.message
+    FROM {_VISIBLE} JOIN messages m ON m.seq = e.message
+"""
+# The seq the next entry gets (AUTOINCREMENT keeps the high-water mark).
+_NEXT_SEQ = """
+    SELECT coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'archive_entries'), 0) + 1
 """
 _ASC = " ORDER BY e.ts, e.seq"
 _DESC = " ORDER BY e.ts DESC, e.seq DESC"
@@ -68,6 +88,10 @@ class SQLiteArchiveStore:
         )
 
         def job(conn: sqlite3.Connection) -> Stored:
+            if message.origin_id is not None:
+                earlier = _earlier_copy(conn, message, entries)
+                if earlier is not None:
+                    return earlier
             seq = conn.execute(_INSERT_MESSAGE, row).lastrowid
             assert seq is not None
             _insert_entries(conn, seq, entries, entry_ids)
@@ -94,8 +118,7 @@ class SQLiteArchiveStore:
         def job(conn: sqlite3.Connection) -> Bounds:
             ends = []
             for order in (_ASC, _DESC):
-                sql = _ITEM_COLUMNS + " WHERE e.owner = ?" + order + " LIMIT 1"
-                row = conn.execute(sql, (owner,)).fetchone()
+                row = conn.execute(_ITEM_COLUMNS + order + " LIMIT 1", (owner, owner)).fetchone()
                 ends.append(None if row is None else _item(row))
             return Bounds(ends[0], ends[1])
 
@@ -124,8 +147,57 @@ class SQLiteArchiveStore:
 
         await self._db.run(job)
 
+    async def follow(self, owner: str, feed: str) -> None:
+        def job(conn: sqlite3.Connection) -> None:
+            following = conn.execute(
+                "SELECT 1 FROM archive_feeds WHERE owner = ? AND feed = ? AND to_seq IS NULL",
+                (owner, feed),
+            ).fetchone()
+            if following is not None:
+                return
+            (next_seq,) = conn.execute(_NEXT_SEQ).fetchone()
+            # Nothing committed since the last span ended: that span goes on.
+            resumed = conn.execute(
+                "UPDATE archive_feeds SET to_seq = NULL"
+                " WHERE owner = ? AND feed = ? AND to_seq = ?",
+                (owner, feed, next_seq),
+            )
+            if resumed.rowcount == 0:
+                conn.execute(
+                    "INSERT INTO archive_feeds (owner, feed, from_seq) VALUES (?, ?, ?)",
+                    (owner, feed, next_seq),
+                )
+
+        await self._db.run(job)
+
+    async def unfollow(self, owner: str, feed: str) -> None:
+        def job(conn: sqlite3.Connection) -> None:
+            (next_seq,) = conn.execute(_NEXT_SEQ).fetchone()
+            conn.execute(
+                "UPDATE archive_feeds SET to_seq = ?"
+                " WHERE owner = ? AND feed = ? AND to_seq IS NULL",
+                (next_seq, owner, feed),
+            )
+            conn.execute(
+                "DELETE FROM archive_feeds WHERE owner = ? AND feed = ? AND to_seq = from_seq",
+                (owner, feed),
+            )
+
+        await self._db.run(job)
+
+    async def followers(self, feed: str) -> frozenset[str]:
+        def job(conn: sqlite3.Connection) -> frozenset[str]:
+            rows = conn.execute(
+                "SELECT owner FROM archive_feeds WHERE feed = ? AND to_seq IS NULL", (feed,)
+            ).fetchall()
+            return frozenset(str(row[0]) for row in rows)
+
+        return await self._db.run(job)
+
     async def delete_owner(self, owner: str) -> int:
         def job(conn: sqlite3.Connection) -> int:
+            _copy_to_followers(conn, owner)
+            conn.execute("DELETE FROM archive_feeds WHERE owner = ?1 OR feed = ?1", (owner,))
             messages = conn.execute(
                 "SELECT DISTINCT message FROM archive_entries WHERE owner = ?", (owner,)
             ).fetchall()
@@ -139,6 +211,50 @@ class SQLiteArchiveStore:
             return removed.rowcount
 
         return await self._db.run(job)
+
+
+def _earlier_copy(
+    conn: sqlite3.Connection, message: MessageRecord, entries: Sequence[NewEntry]
+) -> Stored | None:
+    """The message this sender stored before under the same origin-id, with
+    an entry for every (owner, with) wanted now; None if there is none."""
+    candidates = conn.execute(
+        "SELECT seq, id FROM messages WHERE sender = ? AND origin_id = ?",
+        (message.sender, message.origin_id),
+    ).fetchall()
+    for seq, message_id in candidates:
+        rows = conn.execute(
+            "SELECT owner, with_jid, id FROM archive_entries WHERE message = ?", (seq,)
+        ).fetchall()
+        held = {(str(owner), str(with_jid)): str(entry_id) for owner, with_jid, entry_id in rows}
+        wanted = [(e.owner, e.with_jid) for e in entries]
+        if all(key in held for key in wanted):
+            ids = tuple(held[key] for key in wanted)
+            holders = frozenset(owner for owner, _ in held)
+            return Stored(str(message_id), ids, duplicate=True, holders=holders)
+    return None
+
+
+def _copy_to_followers(conn: sqlite3.Connection, feed: str) -> None:
+    """What followers of `feed` were shown becomes their own entries."""
+    rows = conn.execute(
+        """
+        SELECT f.owner, x.message, x.with_resource, x.ts
+        FROM archive_feeds f JOIN archive_entries x
+            ON x.owner = f.feed AND x.seq >= f.from_seq
+            AND x.seq < coalesce(f.to_seq, 9223372036854775807)
+        WHERE f.feed = ?
+        ORDER BY x.seq
+        """,
+        (feed,),
+    ).fetchall()
+    conn.executemany(
+        _INSERT_ENTRY,
+        [
+            (new_id(), owner, message, feed, resource, str(Direction.IN), ts)
+            for owner, message, resource, ts in rows
+        ],
+    )
 
 
 def _insert_entries(
@@ -162,22 +278,22 @@ def _insert_entries(
 
 
 def _count(conn: sqlite3.Connection, condition: str, params: Sequence[Any]) -> int:
-    row = conn.execute("SELECT COUNT(*) FROM archive_entries e" + condition, params).fetchone()
+    row = conn.execute("SELECT COUNT(*) FROM " + _VISIBLE + condition, params).fetchone()
     return int(row[0])
 
 
 def _query(conn: sqlite3.Connection, q: ArchiveQuery) -> ArchivePage:
     def position(item_id: str) -> tuple[int, int]:
         row = conn.execute(
-            "SELECT ts, seq FROM archive_entries WHERE id = ? AND owner = ?", (item_id, q.owner)
+            "SELECT e.ts, e.seq FROM " + _VISIBLE + " WHERE e.id = ?", (q.owner, q.owner, item_id)
         ).fetchone()
         if row is None:
             raise ArchiveItemNotFound(item_id)
         return int(row[0]), int(row[1])
 
     # The full result set: these conditions, ANDed.
-    where = ["e.owner = ?"]
-    params: list[Any] = [q.owner]
+    where = ["1"]
+    params: list[Any] = [q.owner, q.owner]
     for column, value in (
         ("e.with_jid = ?", q.with_jid),
         ("e.with_resource = ?", q.with_resource),

@@ -1,0 +1,76 @@
+"""MIX-PAM for channels hosted on this server (`MixService.local`).
+
+The channel calls these directly rather than routing one stanza per
+participant: a reflected message is serialized once and each copy is the
+same text with the user's bare JID spliced in as `to` and as the `by` of the
+user's `<stanza-id/>` (the channel's archive id, which the user's archive
+shows through following the channel). Each MIX-capable available resource
+gets it; writes to one connection are coalesced by the connection.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+from mixd import ns as NS
+from mixd.core.sessions import Session
+from mixd.jid import JID
+from mixd.services.caps import CapsModule
+from mixd.services.mix.state import ChannelState
+from mixd.xml.element import Element
+from mixd.xml.splice import OPEN, Spliced
+
+if TYPE_CHECKING:
+    from mixd.services.mix_pam.module import MixPamModule
+
+
+class LocalMembers:
+    def __init__(self, module: MixPamModule) -> None:
+        self.module = module
+        self.hosts = module.server.hosts
+        self.archive = module.server.stores.archive
+
+    def is_local(self, user: str) -> bool:
+        return user.rpartition("@")[2] in self.hosts
+
+    async def follow(self, state: ChannelState, user: str) -> None:
+        await self.archive.follow(user, str(state.jid))
+
+    async def unfollow(self, state: ChannelState, user: str) -> None:
+        await self.archive.unfollow(user, str(state.jid))
+
+    async def reconcile(self, state: ChannelState, users: frozenset[str]) -> None:
+        channel = str(state.jid)
+        following = await self.archive.followers(channel)
+        for user in users - following:
+            await self.archive.follow(user, channel)
+        for user in following - users:
+            await self.archive.unfollow(user, channel)
+
+    def deliver(self, state: ChannelState, message: Element, users: Iterable[str]) -> None:
+        template = message.copy()
+        template.attrs["to"] = OPEN
+        template.add(NS.SID, "stanza-id", {"id": message.attrs["id"], "by": OPEN})
+        spliced = Spliced(template, holes=2)
+        caps = self.module.server.registry.modules.get("caps")
+        if not isinstance(caps, CapsModule):
+            return
+        resources = self.module.server.sessions.resources
+        for user in users:
+            sessions = resources(JID.bare_of(user))
+            if not sessions:
+                continue
+            data = spliced.render(user)
+            for session in sessions:
+                if session.available:
+                    supported = caps.supports_now(session, NS.MIX_CORE)
+                    if supported:
+                        session.deliver_xml(data)
+                    elif supported is None:  # its client is being asked right now
+                        self.module.server.spawn(self._when_known(caps, session, data))
+
+    @staticmethod
+    async def _when_known(caps: CapsModule, session: Session, data: str) -> None:
+        if await caps.supports(session, NS.MIX_CORE):
+            session.deliver_xml(data)
