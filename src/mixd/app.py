@@ -225,8 +225,15 @@ async def serve(config: Config) -> None:
         await app.stop()
 
 
+SWITCH_INTERVAL = 0.001  # seconds
+
+
 def run(config: Config) -> None:
     setup_logging(config)
+    # The storage thread needs the GIL back after every SQLite call; with the
+    # default 5 ms switch interval a busy event loop made each commit wait
+    # for it (fan-out latency p99 x10 in bench/; see docs/performance.md).
+    sys.setswitchinterval(SWITCH_INTERVAL)
     try:
         import uvloop
 

@@ -152,13 +152,6 @@ class JID:
             None if resource is None else normalize_resource(resource),
         )
 
-    @classmethod
-    def bare_of(cls, normalized: str) -> JID:
-        """The bare JID a string from `str(jid.bare)` names, without
-        preparing it again (hot paths holding stored, normalised JIDs)."""
-        local, sep, domain = normalized.partition("@")
-        return cls(local, domain, None) if sep else cls(None, local, None)
-
     @property
     def bare(self) -> JID:
         return self if self.resource is None else JID(self.local, self.domain, None)

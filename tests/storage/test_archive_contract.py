@@ -87,7 +87,7 @@ def q(owner: str = ALICE, limit: int = 50, **kw: Any) -> ArchiveQuery:
 def test_new_ids_are_unique_url_safe_and_time_ordered() -> None:
     ids = [new_id() for _ in range(2000)]
     assert len(set(ids)) == len(ids)
-    assert all(len(i) == 26 and i.isalnum() and i == i.lower() for i in ids)
+    assert all(len(i) == 32 and i.isalnum() and i == i.lower() for i in ids)
     assert ids[0] <= ids[-1]
 
 

@@ -164,3 +164,16 @@ def test_all_and_len() -> None:
     for s in sessions:
         sm.unbind(s)
     assert sm.all() == [] and len(sm) == 0
+
+
+def test_sessions_of_a_bare_jid_given_as_text() -> None:
+    manager = SessionManager(max_resources=5)
+    alice = JID.parse("alice@example.org")
+    one, two = FakeSession("one"), FakeSession("two")
+    manager.bind(one, alice, "one")
+    manager.bind(two, alice, "two")
+    assert list(manager.of("alice@example.org")) == [one, two]
+    manager.unbind(one)
+    manager.unbind(two)
+    assert list(manager.of("alice@example.org")) == []
+    assert list(manager.of("nobody@example.org")) == []

@@ -8,6 +8,7 @@ gets a random one; a resource already in use either replaces the old session
 from __future__ import annotations
 
 import secrets
+from collections.abc import Collection
 from typing import Literal, Protocol
 
 from mixd.errors import StanzaError, StanzaErrorCondition
@@ -47,6 +48,7 @@ class SessionManager:
         self.max_resources = max_resources
         self.conflict = conflict
         self._by_bare: dict[JID, dict[str, Session]] = {}
+        self._by_text: dict[str, dict[str, Session]] = {}  # same dicts, keyed by str(bare)
 
     def bind(self, session: Session, bare: JID, resource: str | None) -> JID:
         resources = self._by_bare.get(bare, {})
@@ -65,6 +67,7 @@ class SessionManager:
         session.jid = full
         resources[resource] = session
         self._by_bare[bare] = resources
+        self._by_text[str(bare)] = resources
         if old is not None:
             old.replaced()
         return full
@@ -78,6 +81,7 @@ class SessionManager:
         del resources[jid.resource or ""]
         if not resources:
             del self._by_bare[jid.bare]
+            del self._by_text[str(jid.bare)]
         return True
 
     def get(self, full: JID) -> Session | None:
@@ -87,6 +91,12 @@ class SessionManager:
     def resources(self, bare: JID) -> list[Session]:
         resources = self._by_bare.get(bare)
         return list(resources.values()) if resources else []
+
+    def of(self, bare: str) -> Collection[Session]:
+        """The sessions of a bare JID given as normalised text, as a live
+        view for fan-out loops (do not hold it across an await)."""
+        resources = self._by_text.get(bare)
+        return resources.values() if resources else ()
 
     def available(self, bare: JID) -> list[Session]:
         """Resources that may receive messages sent to the bare JID

@@ -27,3 +27,9 @@ class Spliced:
     def render(self, value: str) -> str:
         """The serialized element with every open value set to `value`."""
         return escape_attr(value).join(self._parts)
+
+    def render_jid(self, jid: str) -> str:
+        """`render` for a normalised JID, which needs no escaping: RFC 7622
+        forbids `"&'<>` in every part but the resource, and no whitespace
+        survives PRECIS preparation of a localpart or domain."""
+        return jid.join(self._parts)

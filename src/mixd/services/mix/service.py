@@ -187,12 +187,13 @@ class MixService:
     async def reflect(self, state: ChannelState, message: Element, users: list[str]) -> None:
         """Send a channel message (no `to`) to each user's bare JID: users on
         this server in one pass through `local`, others one routed copy each."""
-        local = self.local
-        if local is not None:
-            here = [u for u in users if local.is_local(u)]
-            local.deliver(state, message, here)
-            users = [u for u in users if not local.is_local(u)]
-        for user in users:
+        elsewhere = users
+        if self.local is not None:
+            is_local = self.local.is_local
+            elsewhere = [u for u in users if not is_local(u)]
+            here = users if not elsewhere else [u for u in users if is_local(u)]
+            self.local.deliver(state, message, here)
+        for user in elsewhere:
             copy = message.copy()
             copy.attrs["to"] = user
             await self.send(copy)

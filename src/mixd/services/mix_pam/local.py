@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING
 
 from mixd import ns as NS
 from mixd.core.sessions import Session
-from mixd.jid import JID
 from mixd.services.caps import CapsModule
 from mixd.services.mix.state import ChannelState
 from mixd.xml.element import Element
@@ -56,12 +55,12 @@ class LocalMembers:
         caps = self.module.server.registry.modules.get("caps")
         if not isinstance(caps, CapsModule):
             return
-        resources = self.module.server.sessions.resources
+        sessions_of = self.module.server.sessions.of
         for user in users:
-            sessions = resources(JID.bare_of(user))
+            sessions = sessions_of(user)
             if not sessions:
                 continue
-            data = spliced.render(user)
+            data = spliced.render_jid(user)
             for session in sessions:
                 if session.available:
                     supported = caps.supports_now(session, NS.MIX_CORE)
