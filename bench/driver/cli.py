@@ -9,26 +9,16 @@ import math
 import shutil
 import subprocess
 import sys
-import tempfile
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import asdict
 from pathlib import Path
 
 from bench.driver import report
-from bench.driver.accounts import (
-    DEFAULT_COMMAND,
-    DEFAULT_PASSWORD,
-    Account,
-    AccountCache,
-    AccountCommandFailed,
-    bench_accounts,
-    create_accounts,
-)
-from bench.driver.client import Endpoint, SetupError
+from bench.driver.accounts import AccountCommandFailed
+from bench.driver.client import SetupError
 from bench.driver.fanout import Fanout, FanoutOptions, StepResult, default_rates
-from bench.driver.server import ManagedServer, schema_dir
-
-CACHE_DIR = Path(__file__).resolve().parent.parent / ".cache"
+from bench.driver.target import Target, add_target_arguments, open_target, say
 
 
 def parser() -> argparse.ArgumentParser:
@@ -49,38 +39,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--min-ratio", type=float, default=0.99, help="saturated below this")
     p.add_argument("--max-p99-ms", type=float, default=200.0, help="saturated above this")
     p.add_argument("--max-seconds", type=float, default=240.0, help="time budget for the steps")
-    p.add_argument("--tls", action="store_true", help="STARTTLS (and starttls_required=true)")
-    p.add_argument("--mechanism", default="SCRAM-SHA-256", choices=["SCRAM-SHA-256", "PLAIN"])
-    p.add_argument("--json", type=Path, help="also write the results here")
-    accounts = p.add_argument_group("accounts")
-    accounts.add_argument(
-        "--account-command",
-        default=DEFAULT_COMMAND,
-        help="run once per account; {jid} {user} {domain} {password} {config}; "
-        "the password is on stdin (default: %(default)s)",
-    )
-    accounts.add_argument("--account-jobs", type=int, default=2, help="commands in parallel")
-    accounts.add_argument("--password", default=DEFAULT_PASSWORD)
-    accounts.add_argument(
-        "--no-account-cache",
-        action="store_true",
-        help="always run the account command (managed mixd only; default: reuse a cached db)",
-    )
-    accounts.add_argument("--skip-accounts", action="store_true", help="they already exist")
-    external = p.add_argument_group("another server (default: the bench starts mixd)")
-    external.add_argument("--connect", metavar="HOST:PORT", help="use this running server")
-    external.add_argument("--domain", default="localhost")
-    external.add_argument("--service", help="MIX service (default: mix.<domain>)")
-    external.add_argument("--server-pid", type=int, help="for CPU and RSS figures")
-    external.add_argument("--server-config", help="value of {config} in --account-command")
-    managed = p.add_argument_group("the mixd started by the bench")
-    managed.add_argument("--keep", action="store_true", help="keep the temporary directory")
-    managed.add_argument("--log-level", default="warning")
-    managed.add_argument(
-        "--mixd-src",
-        type=Path,
-        help="run mixd from this src directory (e.g. a `git archive` export) via PYTHONPATH",
-    )
+    add_target_arguments(p)
     profile = p.add_argument_group("profiling (py-spy)")
     profile.add_argument("--profile-step", type=int, help="record the server during this step")
     profile.add_argument("--profile-out", type=Path, default=Path("/tmp/mixd-profile.txt"))
@@ -110,25 +69,6 @@ def fanout_options(args: argparse.Namespace, service: str) -> FanoutOptions:
     )
 
 
-def say(text: str) -> None:
-    print(text, flush=True)
-
-
-async def prepare_managed(
-    args: argparse.Namespace, server: ManagedServer, accounts: list[Account]
-) -> None:
-    schema = schema_dir(args.mixd_src)
-    cache = AccountCache(CACHE_DIR, schema, server.domain, args.password, 4096)
-    if not args.no_account_cache and cache.restore(len(accounts), server.data_dir):
-        say(f"accounts: {len(accounts)} restored from {CACHE_DIR} (key {cache.key})")
-        return
-    seconds = await create_accounts(
-        accounts, args.account_command, server.config_path, args.account_jobs, server.env
-    )
-    say(f"accounts: {len(accounts)} created in {seconds:.1f} s ({args.account_jobs} in parallel)")
-    cache.save(len(accounts), server.data_dir)
-
-
 class Profiler:
     """py-spy attached to the server for one step."""
 
@@ -154,16 +94,11 @@ class Profiler:
                 say(f"py-spy failed: {err.decode().strip()}")
 
 
-async def measure(
-    args: argparse.Namespace,
-    options: FanoutOptions,
-    endpoint: Endpoint,
-    accounts: list[Account],
-    pid: int | None,
-) -> None:
+async def measure(args: argparse.Namespace, target: Target) -> None:
     """Log in, join, step; print each row as it comes; clients closed after."""
-    fanout = Fanout(options, endpoint, accounts, pid)
-    profiler = Profiler(args, pid)
+    options = fanout_options(args, target.service)
+    fanout = Fanout(options, target.endpoint, target.accounts, target.pid)
+    profiler = Profiler(args, target.pid)
     try:
         setup = await fanout.setup()
         say(report.setup_line(setup))
@@ -188,58 +123,17 @@ async def measure(
         await asyncio.sleep(0.2)  # let the close handshakes leave
 
 
-async def run_external(args: argparse.Namespace, options: FanoutOptions) -> None:
-    host, _, port = args.connect.rpartition(":")
-    endpoint = Endpoint(host, int(port), args.domain, args.tls, args.mechanism)
-    accounts = bench_accounts(options.participants, args.domain, args.password)
-    if not args.skip_accounts:
-        seconds = await create_accounts(
-            accounts, args.account_command, args.server_config, args.account_jobs
-        )
-        say(f"accounts: {len(accounts)} created in {seconds:.1f} s")
-    await measure(args, options, endpoint, accounts, args.server_pid)
-
-
-async def run_managed(args: argparse.Namespace, options: FanoutOptions) -> None:
-    workdir = Path(tempfile.mkdtemp(prefix="mixd-bench-"))
-    server = ManagedServer(
-        workdir,
-        domain=args.domain,
-        starttls_required=args.tls,
-        log_level=args.log_level,
-        source=args.mixd_src,
-    )
-    accounts = bench_accounts(options.participants, args.domain, args.password)
-    failed = True
-    try:
-        if not args.skip_accounts:
-            await prepare_managed(args, server, accounts)
-        await server.start()
-        say(f"mixd pid {server.pid} on {server.host}:{server.port} (workdir {workdir})")
-        endpoint = Endpoint(server.host, server.port, args.domain, args.tls, args.mechanism)
-        await measure(args, options, endpoint, accounts, server.pid)
-        failed = False
-    finally:
-        code = await server.stop()
-        if code not in (0, None):
-            say(f"mixd exited with {code}")
-            failed = True
-        if args.keep or failed:
-            say(f"kept {workdir} (mixd.toml, mixd.log, data/)")
-        else:
-            shutil.rmtree(workdir, ignore_errors=True)
-
-
 async def run(args: argparse.Namespace) -> None:
-    options = fanout_options(args, args.service or f"mix.{args.domain}")
-    if args.connect:
-        await run_external(args, options)
-    else:
-        await run_managed(args, options)
+    async with open_target(args, args.participants) as target:
+        await measure(args, target)
 
 
-def main(argv: list[str] | None = None) -> int:
-    p = parser()
+def run_main(
+    p: argparse.ArgumentParser,
+    work: Callable[[argparse.Namespace], Awaitable[None]],
+    argv: list[str] | None = None,
+) -> int:
+    """Parse, run `work` on uvloop, report failures as one line; exit code."""
     args = p.parse_args(argv)
     if args.mixd_src is not None and not (args.mixd_src / "mixd" / "cli.py").is_file():
         p.error(f"--mixd-src {args.mixd_src}: no mixd/cli.py there (give the src directory)")
@@ -248,12 +142,16 @@ def main(argv: list[str] | None = None) -> int:
         try:
             import uvloop
         except ImportError:
-            asyncio.run(run(args))
+            asyncio.run(work(args))
         else:
-            uvloop.run(run(args))
+            uvloop.run(work(args))
     except (SetupError, AccountCommandFailed, RuntimeError, TimeoutError, OSError) as exc:
         say(f"failed: {type(exc).__name__}: {exc}")
         return 1
     finally:
         say(f"total {time.monotonic() - started:.0f} s")
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    return run_main(parser(), run, argv)

@@ -293,6 +293,18 @@ class BenchClient(asyncio.Protocol):
         await self._iq(S.client_join(self.bare, channel, nick), "join")
         return time.perf_counter() - started
 
+    async def leave(self, channel: str) -> float:
+        """MIX-PAM client-leave; returns its latency (s)."""
+        started = time.perf_counter()
+        await self._iq(S.client_leave(self.bare, channel), "leave")
+        return time.perf_counter() - started
+
+    async def ping(self) -> float:
+        """XEP-0199 ping to the server; returns the round trip (s)."""
+        started = time.perf_counter()
+        await self._iq(S.ping(self.endpoint.domain), "ping")
+        return time.perf_counter() - started
+
     def close(self) -> None:
         if self.transport is not None and not self.lost:
             self._counting = False  # a drop from now on is ours, not the server's

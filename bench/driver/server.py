@@ -4,12 +4,14 @@ directory, a free port on 127.0.0.1, stopped by PID at the end."""
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import socket
 import subprocess
 import time
 from pathlib import Path
+from typing import Any
 
 from bench.driver.accounts import MIXD
 
@@ -40,6 +42,17 @@ def mixd_env(source: Path | None) -> dict[str, str] | None:
     return os.environ | {"PYTHONPATH": str(source.resolve())}
 
 
+def to_toml(sections: dict[str, dict[str, Any]]) -> str:
+    """Config sections of scalars and lists as TOML (JSON literals are TOML
+    literals for strings, numbers, booleans and flat lists)."""
+    lines = []
+    for section, values in sections.items():
+        lines.append(f"[{section}]")
+        lines.extend(f"{key} = {json.dumps(value)}" for key, value in values.items())
+        lines.append("")
+    return "\n".join(lines)
+
+
 class ManagedServer:
     def __init__(
         self,
@@ -50,6 +63,7 @@ class ManagedServer:
         log_level: str = "warning",
         mixd: Path = MIXD,
         source: Path | None = None,
+        settings: dict[str, dict[str, Any]] | None = None,
     ) -> None:
         self.workdir = workdir
         self.domain = domain
@@ -61,24 +75,20 @@ class ManagedServer:
         self.config_path = workdir / "mixd.toml"
         self.log_path = workdir / "mixd.log"
         self.proc: subprocess.Popen[bytes] | None = None
-        self.config_path.write_text(
-            f"""[server]
-hosts = ["{domain}"]
-data_dir = "{self.data_dir}"
-
-[c2s]
-bind = ["{self.host}"]
-port = {self.port}
-direct_tls_port = -1
-starttls_required = {str(starttls_required).lower()}
-
-[auth]
-scram_iterations = 4096
-
-[log]
-level = "{log_level}"
-"""
-        )
+        sections: dict[str, dict[str, Any]] = {
+            "server": {"hosts": [domain], "data_dir": str(self.data_dir)},
+            "c2s": {
+                "bind": [self.host],
+                "port": self.port,
+                "direct_tls_port": -1,
+                "starttls_required": starttls_required,
+            },
+            "auth": {"scram_iterations": 4096},
+            "log": {"level": log_level},
+        }
+        for section, values in (settings or {}).items():
+            sections[section] = sections.get(section, {}) | values
+        self.config_path.write_text(to_toml(sections))
 
     @property
     def pid(self) -> int:

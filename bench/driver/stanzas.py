@@ -100,6 +100,18 @@ def client_join(own_bare: str, channel: str, nick: str) -> bytes:
     ).encode()
 
 
+def client_leave(own_bare: str, channel: str) -> bytes:
+    return (
+        f"<iq type='set' id='leave' to={quoteattr(own_bare)}>"
+        f"<client-leave xmlns='{NS_PAM}' channel={quoteattr(channel)}>"
+        f"<leave xmlns='{NS_MIX}'/></client-leave></iq>"
+    ).encode()
+
+
+def ping(domain: str) -> bytes:
+    return f"<iq type='get' id='ping' to={quoteattr(domain)}><ping xmlns='urn:xmpp:ping'/></iq>".encode()
+
+
 class GroupchatTemplate:
     """A groupchat message to one channel, split around the marker."""
 

@@ -28,6 +28,9 @@ def _parser() -> argparse.ArgumentParser:
         p = user.add_parser(action, help=f"{action} an account (password read from stdin/tty)")
         p.add_argument("jid", help="user@host")
         p.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
+    user.add_parser(
+        "import", help="add accounts in bulk: one 'user@host password' line each, from stdin"
+    )
     user.add_parser("delete", help="delete an account").add_argument("jid")
     user.add_parser("list", help="list accounts").add_argument("host", nargs="?")
     check = sub.add_parser("config", help="configuration").add_subparsers(
@@ -71,6 +74,9 @@ def _user_command(config: Config, args: argparse.Namespace) -> None:
                 for name in await service.list(host):
                     print(f"{name}@{host}")
             return
+        if args.action == "import":
+            await _import_accounts(service)
+            return
         jid = service.parse_account(args.jid)
         if args.action == "add":
             await service.add(jid, _read_password(args.password_stdin))
@@ -83,6 +89,25 @@ def _user_command(config: Config, args: argparse.Namespace) -> None:
             print(f"deleted {jid}")
 
     asyncio.run(_with_accounts(config, act))
+
+
+async def _import_accounts(service: AccountService) -> None:
+    """Lines of `user@host password` (the password is the rest of the line,
+    so it may hold spaces); an existing account is left as it is."""
+    created = existing = 0
+    for number, line in enumerate(sys.stdin, start=1):
+        text = line.rstrip("\n")
+        if not text.strip():
+            continue
+        jid_text, _, password = text.partition(" ")
+        if not password:
+            raise AccountError(f"line {number}: expected 'user@host password'")
+        try:
+            await service.add(service.parse_account(jid_text), password)
+            created += 1
+        except AccountExists:
+            existing += 1
+    print(f"created {created} accounts ({existing} existed already)")
 
 
 def main(argv: list[str] | None = None) -> int:

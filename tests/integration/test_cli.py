@@ -76,6 +76,19 @@ def test_user_add_list_passwd_delete(config_file: Path, tmp_path: Path) -> None:
     assert missing.returncode == 1 and "no such account" in missing.stderr
 
 
+def test_user_import_adds_accounts_in_bulk(config_file: Path, tmp_path: Path) -> None:
+    assert mixd(config_file, "user", "add", "bob@localhost", stdin="old-pw\n").returncode == 0
+    lines = "alice@localhost pass phrase\n\nbob@localhost new-pw\nCarol@localhost c-pw\n"
+    result = mixd(config_file, "user", "import", stdin=lines)
+    assert result.returncode == 0, result.stderr
+    assert "created 2 accounts (1 existed already)" in result.stdout
+    listed = mixd(config_file, "user", "list").stdout.split()
+    assert listed == ["alice@localhost", "bob@localhost", "carol@localhost"]
+    assert b"pass phrase" not in (tmp_path / "data" / "mixd.sqlite").read_bytes()
+    bad = mixd(config_file, "user", "import", stdin="dave@localhost\n")
+    assert bad.returncode == 1 and "line 1" in bad.stderr
+
+
 def test_user_add_refuses_foreign_host(config_file: Path) -> None:
     result = mixd(config_file, "user", "add", "bob@elsewhere.example", stdin="pw\n")
     assert result.returncode == 1
