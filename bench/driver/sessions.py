@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import time
 from dataclasses import asdict, dataclass
 
@@ -26,6 +27,7 @@ class LoginRound:
     logins_per_s: float
     latency: Latency  # one login: connect .. bound and presence sent
     server_cpu: float | None
+    driver_cpu: float
 
 
 async def log_in(target: Target, clients: list[BenchClient], concurrency: int) -> LoginRound:
@@ -34,6 +36,8 @@ async def log_in(target: Target, clients: list[BenchClient], concurrency: int) -
     meter = CpuMeter(target.pid) if target.pid is not None else None
     if meter is not None:
         meter.start()
+    driver = CpuMeter(os.getpid())
+    driver.start()
 
     async def one(client: BenchClient) -> None:
         async with limit:
@@ -51,6 +55,7 @@ async def log_in(target: Target, clients: list[BenchClient], concurrency: int) -
         len(clients) / seconds,
         Latency.of(samples),
         meter.percent() if meter is not None else None,
+        driver.percent(),
     )
 
 
@@ -88,7 +93,8 @@ async def login_storm(args: argparse.Namespace, target: Target) -> None:
         say(
             f"round {number}: {result.clients} logins in {result.seconds:.2f} s = "
             f"{result.logins_per_s:,.0f}/s, login p50 {result.latency.p50:.1f} ms, "
-            f"p99 {result.latency.p99:.1f} ms, server CPU {cpu} %"
+            f"p99 {result.latency.p99:.1f} ms, CPU server {cpu} %, driver "
+            f"{result.driver_cpu:.0f} %"
         )
     write_json(args, "logins", {"rounds": [asdict(r) for r in rounds]})
 
