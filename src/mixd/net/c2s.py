@@ -17,14 +17,17 @@ from dataclasses import dataclass, field
 from typing import Any, cast
 
 from mixd.codec.stanza import Stanza
+from mixd.core.admission import Admission, Refusal
 from mixd.core.auth_limits import FailureLimiter
 from mixd.core.events import SessionBound
+from mixd.core.rate import TokenBucket
 from mixd.core.server import Server
 from mixd.credentials import verify_password
 from mixd.errors import StanzaError, StanzaErrorCondition, StreamErrorCondition
 from mixd.jid import JID
 from mixd.logfmt import log_event
 from mixd.net.c2s_extras import StreamExtras
+from mixd.net.flow import Hold, ReadControl
 from mixd.net.session import ClientSession
 from mixd.storage.errors import StorageError
 from mixd.stream import c2s, sm
@@ -46,6 +49,13 @@ class ConnectionPolicy:
     idle_timeout: float
     max_output_buffer: int
     resume_timeout: float = 300.0
+    # Inbound shaping per connection (bytes read, stanzas handled).
+    byte_rate: float = 1048576.0
+    byte_burst: float = 4194304.0
+    stanza_rate: float = 1000.0
+    stanza_burst: float = 2000.0
+    # Connection counts per address and before authentication (0 = no limit).
+    admission: Admission = field(default_factory=lambda: Admission(0, 0))
     # In-band registration: counts accounts created per address (None = off).
     registrations: FailureLimiter | None = None
     # Every open connection of this listener group (for graceful shutdown).
@@ -85,7 +95,13 @@ class C2SConnection(StreamExtras, asyncio.Protocol):
         self._worker: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._flush_scheduled = False
-        self._reading_paused = False
+        self._reads = ReadControl(
+            self.loop, TokenBucket(policy.byte_rate, policy.byte_burst, clock=self.loop.time)
+        )
+        self._stanzas = TokenBucket(policy.stanza_rate, policy.stanza_burst, clock=self.loop.time)
+        self._deciding = 0
+        self._admitted = False
+        self._authenticated = False
         self._closing = False
         self._close_reason = "unknown"
         self._last_rx = self.loop.time()
@@ -102,12 +118,28 @@ class C2SConnection(StreamExtras, asyncio.Protocol):
         self.transport = cast(asyncio.Transport, transport)
         peer = self.transport.get_extra_info("peername")
         self.peer = f"{peer[0]}:{peer[1]}" if peer else "?"
+        self._reads.attach(self.transport)
+        refusal = self.policy.admission.admit(self._ip())
+        if refusal is not None:
+            # Refused before anything is read: the header, the error and the
+            # close go out at once, and the connection never holds more.
+            log_event(log, "refused", logging.WARNING, peer=self.peer, reason=refusal.value)
+            self._close_reason = refusal.value
+            condition = (
+                StreamErrorCondition.POLICY_VIOLATION
+                if refusal is Refusal.TOO_MANY_FROM_ADDRESS
+                else StreamErrorCondition.RESOURCE_CONSTRAINT
+            )
+            self.close_stream(condition, refusal.value)
+            return
+        self._admitted = True
         self.policy.connections.add(self)
         log_event(log, "connect", conn=self.conn_id, peer=self.peer, tls=self.machine.tls_active)
         self._timer = self.loop.call_later(self.policy.preauth_timeout, self._check_timeouts)
 
     def data_received(self, data: bytes) -> None:
         self._last_rx = self.loop.time()
+        self._reads.received(len(data))
         self._handle(self.machine.receive(data))
 
     def eof_received(self) -> bool | None:
@@ -124,6 +156,9 @@ class C2SConnection(StreamExtras, asyncio.Protocol):
             return
         self._gone = True
         self.transport = None
+        self._reads.detach()
+        if self._admitted:
+            self.policy.admission.closed(self._ip(), authenticated=self._authenticated)
         self.policy.connections.discard(self)
         if self._timer is not None:
             self._timer.cancel()
@@ -246,19 +281,22 @@ class C2SConnection(StreamExtras, asyncio.Protocol):
         elif isinstance(event, c2s.SmEnable):
             self._sm_enable(event.resume)
         elif isinstance(event, c2s.RegisterRequested):
-            self._spawn(self._register(event))
+            self._decide(self._register(event))
         elif isinstance(event, c2s.SmResume):
-            self._spawn(self._sm_resume(event))
+            self._decide(self._sm_resume(event))
         elif isinstance(event, c2s.StartTLS):
             self._spawn(self._start_tls())
         elif isinstance(event, c2s.AccountLookup):
-            self._spawn(self._lookup(event))
+            self._decide(self._lookup(event))
         elif isinstance(event, c2s.PasswordCheck):
-            self._spawn(self._check_password(event))
+            self._decide(self._check_password(event))
         elif isinstance(event, c2s.AuthFailed):
             self._auth_failed(event)
         elif isinstance(event, c2s.Authenticated):
             self.policy.limiter.success(self._ip())
+            if self._admitted and not self._authenticated:
+                self._authenticated = True
+                self.policy.admission.authenticated()
             log_event(log, "auth", conn=self.conn_id, jid=event.jid, mechanism=event.mechanism)
         elif isinstance(event, c2s.BindRequested):
             self._bind(event)
@@ -273,9 +311,26 @@ class C2SConnection(StreamExtras, asyncio.Protocol):
     def _ip(self) -> str:
         return self.peer.rsplit(":", 1)[0]
 
+    def _decide(self, decision: Coroutine[Any, Any, None]) -> None:
+        """Run a decision the stream waits for. Meanwhile the machine would
+        queue whatever arrives, without bound: stop reading until every
+        decision is answered (one answer may start the next)."""
+        self._deciding += 1
+        self._reads.hold(Hold.DECISION)
+        self._spawn(self._decided(decision))
+
+    async def _decided(self, decision: Coroutine[Any, Any, None]) -> None:
+        try:
+            await decision
+        finally:
+            self._deciding -= 1
+            if not self._deciding:
+                self._reads.release(Hold.DECISION)
+
     async def _start_tls(self) -> None:
         assert self.transport is not None
         self.transport.write(self.machine.data_to_send())  # <proceed/> in the clear
+        self._reads.detach()  # the handshake owns the socket until it is done
         self._upgrading = True
         try:
             transport = await self.loop.start_tls(
@@ -297,6 +352,7 @@ class C2SConnection(StreamExtras, asyncio.Protocol):
             self.connection_lost(None)
             return
         self.transport = transport
+        self._reads.attach(transport)
         ssl_object = transport.get_extra_info("ssl_object")
         version = ssl_object.version() if ssl_object else None
         log_event(log, "tls", conn=self.conn_id, version=version)
@@ -370,9 +426,8 @@ class C2SConnection(StreamExtras, asyncio.Protocol):
     def _enqueue(self, item: _InboxItem) -> None:
         self._inbox.append(item)
         self._inbox_ready.set()
-        if len(self._inbox) >= INBOX_HIGH and not self._reading_paused and self.transport:
-            self._reading_paused = True
-            self.transport.pause_reading()
+        if len(self._inbox) >= INBOX_HIGH:
+            self._reads.hold(Hold.INBOX)
 
     async def _work(self) -> None:
         """Handle received stanzas in order; after the connection is lost,
@@ -383,9 +438,16 @@ class C2SConnection(StreamExtras, asyncio.Protocol):
                 self._inbox_ready.clear()
                 while self._inbox:
                     item = self._inbox.popleft()
-                    if self._reading_paused and len(self._inbox) <= INBOX_LOW and self.transport:
-                        self._reading_paused = False
-                        self.transport.resume_reading()
+                    if len(self._inbox) <= INBOX_LOW:
+                        self._reads.release(Hold.INBOX)
+                    if isinstance(item, Stanza) and not self._gone:
+                        # Stanza shaping: above the rate the session waits
+                        # (its inbox fills, then reading pauses); nothing is
+                        # refused. Once the connection is gone, what it sent
+                        # is finished without delay.
+                        delay = self._stanzas.consume()
+                        if delay > 0:
+                            await asyncio.sleep(delay)
                     await self._handle_item(item)
                 if self._gone:
                     return
