@@ -1,7 +1,9 @@
-"""Token buckets, per-key buckets, connection admission and the MAM query
-limiter, driven by a hand-moved clock."""
+"""Token buckets, per-key buckets, connection admission, the MAM query
+limiter and read pausing, driven by a hand-moved clock."""
 
 from __future__ import annotations
+
+from typing import Any
 
 import pytest
 
@@ -9,6 +11,7 @@ from mixd.core.admission import Admission, Refusal
 from mixd.core.rate import KeyedBuckets, TokenBucket
 from mixd.errors import ErrorType, StanzaError, StanzaErrorCondition
 from mixd.jid import JID
+from mixd.net.flow import Hold, ReadControl
 from mixd.services.mam.limits import MamLimits, QueryLimiter
 
 
@@ -146,3 +149,92 @@ def test_mam_query_limit_per_account_then_global() -> None:
         limiter.admit(bob)  # bob is within his limit, the server is not
     clock.advance(1.0)
     limiter.admit(alice)
+
+
+# -- read control (net/flow.py) ---------------------------------------------------------
+
+
+class FakeTransport:
+    def __init__(self) -> None:
+        self.reading = True
+        self.closing = False
+
+    def pause_reading(self) -> None:
+        self.reading = False
+
+    def resume_reading(self) -> None:
+        self.reading = True
+
+    def is_closing(self) -> bool:
+        return self.closing
+
+
+class FakeLoop:
+    """call_later that only records; the test fires the callbacks."""
+
+    def __init__(self) -> None:
+        self.timers: list[tuple[float, Any]] = []
+
+    def call_later(self, delay: float, callback: Any) -> Any:
+        self.timers.append((delay, callback))
+        return _Handle()
+
+    def fire(self) -> float:
+        delay, callback = self.timers.pop(0)
+        callback()
+        return float(delay)
+
+
+class _Handle:
+    def cancel(self) -> None:
+        pass
+
+
+def read_control(rate: float, burst: float) -> tuple[ReadControl, FakeTransport, FakeLoop, Clock]:
+    clock, loop, transport = Clock(), FakeLoop(), FakeTransport()
+    reads = ReadControl(loop, TokenBucket(rate, burst, clock=clock))  # type: ignore[arg-type]
+    reads.attach(transport)  # type: ignore[arg-type]
+    return reads, transport, loop, clock
+
+
+def test_reading_pauses_over_the_byte_rate_until_the_debt_is_repaid() -> None:
+    reads, transport, loop, clock = read_control(rate=1000, burst=2000)
+    reads.received(1500)
+    assert transport.reading and not loop.timers
+    reads.received(1500)  # 1000 over: one second
+    assert not transport.reading and reads.holds(Hold.RATE)
+    clock.advance(0.5)
+    reads.received(500)  # read before the pause took effect: counts too
+    clock.advance(0.5)
+    assert loop.fire() == pytest.approx(1.0)
+    assert not transport.reading  # 500 still owed
+    assert loop.timers[0][0] == pytest.approx(0.5)
+    clock.advance(0.5)
+    loop.fire()
+    assert transport.reading and not reads.paused
+
+
+def test_reading_resumes_only_when_every_hold_is_released() -> None:
+    reads, transport, loop, clock = read_control(rate=1000, burst=1000)
+    reads.hold(Hold.INBOX)
+    reads.received(2000)
+    assert not transport.reading
+    clock.advance(1.0)
+    loop.fire()  # the rate is repaid, the inbox is still full
+    assert not transport.reading
+    reads.release(Hold.INBOX)
+    assert transport.reading
+    reads.release(Hold.INBOX)  # releasing twice changes nothing
+    assert transport.reading
+
+
+def test_a_new_transport_inherits_the_pause() -> None:
+    reads, old, _, _ = read_control(rate=1000, burst=1000)
+    reads.hold(Hold.DECISION)
+    reads.detach()  # e.g. STARTTLS: the handshake owns the old transport now
+    upgraded = FakeTransport()
+    reads.attach(upgraded)  # type: ignore[arg-type]
+    assert not upgraded.reading
+    reads.release(Hold.DECISION)
+    assert upgraded.reading
+    assert not old.reading  # no longer ours to resume
