@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import ipaddress
 import re
 import ssl
 import time
@@ -71,7 +72,15 @@ def _tls_context() -> ssl.SSLContext:
 
 
 class BenchClient(asyncio.Protocol):
-    def __init__(self, user: str, password: str, endpoint: Endpoint, tally: Tally) -> None:
+    def __init__(
+        self,
+        user: str,
+        password: str,
+        endpoint: Endpoint,
+        tally: Tally,
+        source: str | None = None,
+    ) -> None:
+        self.source = source  # local address to connect from (None: any)
         self.user = user  # localpart
         self.password = password
         self.endpoint = endpoint
@@ -239,7 +248,12 @@ class BenchClient(asyncio.Protocol):
     async def login(self, resource: str = "bench") -> None:
         """Connect, (STARTTLS), authenticate, bind and send presence with caps."""
         loop = asyncio.get_running_loop()
-        await loop.create_connection(lambda: self, self.endpoint.host, self.endpoint.port)
+        await loop.create_connection(
+            lambda: self,
+            self.endpoint.host,
+            self.endpoint.port,
+            local_addr=(self.source, 0) if self.source else None,
+        )
         features = await self._open_stream()
         if self.endpoint.tls:
             if features.find(f"{{{S.NS_TLS}}}starttls") is None:
@@ -298,3 +312,21 @@ class BenchClient(asyncio.Protocol):
             self._counting = False  # a drop from now on is ours, not the server's
             self.transport.write(S.STREAM_END)
             self.transport.close()
+
+
+CLIENTS_PER_ADDRESS = 50
+
+
+def loopback_source(endpoint: Endpoint, index: int) -> str | None:
+    """Against a server on an IPv4 loopback address, spread clients over loopback addresses
+    (127.1.x.y), CLIENTS_PER_ADDRESS each, so that a server's per-address
+    connection limit (mixd: c2s.max_connections_per_address, 100 by default)
+    does not cap the run. Any other endpoint: no source address."""
+    try:
+        address = ipaddress.ip_address(endpoint.host)
+    except ValueError:
+        return None  # a name may resolve to IPv6 or to another machine
+    if address.version != 4 or not address.is_loopback:
+        return None
+    group = index // CLIENTS_PER_ADDRESS
+    return f"127.1.{group // 250}.{group % 250 + 1}"
