@@ -96,6 +96,20 @@ async def test_authenticated_connections_count_per_address_too(make_server: Make
     await raw_ping(third)
 
 
+async def test_connection_churn_leaves_nothing_behind(make_server: MakeServer) -> None:
+    """Connections opened and closed over and over (within the per-address
+    limit at every moment) are all admitted and all forgotten."""
+    server = await make_server(c2s={"max_connections_per_address": 2})
+    for _ in range(50):
+        wire = await Wire.open(server.port)
+        await wire.start_stream()
+        await wire.logout()  # the server closes: settled once the close is seen
+    assert count_from(server, "127.0.0.1") == 0
+    assert server.app.policy is not None
+    assert server.app.policy.admission.unauthenticated == 0
+    assert not server.app.connections()
+
+
 async def test_unauthenticated_connections_are_capped_overall(make_server: MakeServer) -> None:
     server = await make_server(c2s={"max_unauthenticated": 2})
     bystander, _ = await login(server, "bystander", source="127.0.0.9")
