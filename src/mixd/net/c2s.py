@@ -17,17 +17,17 @@ from dataclasses import dataclass, field
 from typing import Any, cast
 
 from mixd.codec.stanza import Stanza
-from mixd.core.admission import Admission, Refusal
+from mixd.core.admission import Admission
 from mixd.core.auth_limits import FailureLimiter
 from mixd.core.events import SessionBound
-from mixd.core.rate import TokenBucket
 from mixd.core.server import Server
 from mixd.credentials import verify_password
 from mixd.errors import StanzaError, StanzaErrorCondition, StreamErrorCondition
 from mixd.jid import JID
 from mixd.logfmt import log_event
 from mixd.net.c2s_extras import StreamExtras
-from mixd.net.flow import Hold, ReadControl
+from mixd.net.c2s_limits import ConnectionLimits
+from mixd.net.flow import Hold
 from mixd.net.session import ClientSession
 from mixd.storage.errors import StorageError
 from mixd.stream import c2s, sm
@@ -77,7 +77,7 @@ class _AckRequest:
 _InboxItem = Stanza | _Rejected | _AckRequest
 
 
-class C2SConnection(StreamExtras, asyncio.Protocol):
+class C2SConnection(StreamExtras, ConnectionLimits, asyncio.Protocol):
     _next_id = 0
 
     def __init__(self, server: Server, policy: ConnectionPolicy, *, direct_tls: bool) -> None:
@@ -95,13 +95,7 @@ class C2SConnection(StreamExtras, asyncio.Protocol):
         self._worker: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._flush_scheduled = False
-        self._reads = ReadControl(
-            self.loop, TokenBucket(policy.byte_rate, policy.byte_burst, clock=self.loop.time)
-        )
-        self._stanzas = TokenBucket(policy.stanza_rate, policy.stanza_burst, clock=self.loop.time)
-        self._deciding = 0
-        self._admitted = False
-        self._authenticated = False
+        self._init_limits()
         self._closing = False
         self._close_reason = "unknown"
         self._last_rx = self.loop.time()
@@ -119,20 +113,8 @@ class C2SConnection(StreamExtras, asyncio.Protocol):
         peer = self.transport.get_extra_info("peername")
         self.peer = f"{peer[0]}:{peer[1]}" if peer else "?"
         self._reads.attach(self.transport)
-        refusal = self.policy.admission.admit(self._ip())
-        if refusal is not None:
-            # Refused before anything is read: the header, the error and the
-            # close go out at once, and the connection never holds more.
-            log_event(log, "refused", logging.WARNING, peer=self.peer, reason=refusal.value)
-            self._close_reason = refusal.value
-            condition = (
-                StreamErrorCondition.POLICY_VIOLATION
-                if refusal is Refusal.TOO_MANY_FROM_ADDRESS
-                else StreamErrorCondition.RESOURCE_CONSTRAINT
-            )
-            self.close_stream(condition, refusal.value)
+        if not self._admit():
             return
-        self._admitted = True
         self.policy.connections.add(self)
         log_event(log, "connect", conn=self.conn_id, peer=self.peer, tls=self.machine.tls_active)
         self._timer = self.loop.call_later(self.policy.preauth_timeout, self._check_timeouts)
@@ -156,9 +138,7 @@ class C2SConnection(StreamExtras, asyncio.Protocol):
             return
         self._gone = True
         self.transport = None
-        self._reads.detach()
-        if self._admitted:
-            self.policy.admission.closed(self._ip(), authenticated=self._authenticated)
+        self._count_closed()
         self.policy.connections.discard(self)
         if self._timer is not None:
             self._timer.cancel()
@@ -294,9 +274,7 @@ class C2SConnection(StreamExtras, asyncio.Protocol):
             self._auth_failed(event)
         elif isinstance(event, c2s.Authenticated):
             self.policy.limiter.success(self._ip())
-            if self._admitted and not self._authenticated:
-                self._authenticated = True
-                self.policy.admission.authenticated()
+            self._count_authenticated()
             log_event(log, "auth", conn=self.conn_id, jid=event.jid, mechanism=event.mechanism)
         elif isinstance(event, c2s.BindRequested):
             self._bind(event)
@@ -310,22 +288,6 @@ class C2SConnection(StreamExtras, asyncio.Protocol):
 
     def _ip(self) -> str:
         return self.peer.rsplit(":", 1)[0]
-
-    def _decide(self, decision: Coroutine[Any, Any, None]) -> None:
-        """Run a decision the stream waits for. Meanwhile the machine would
-        queue whatever arrives, without bound: stop reading until every
-        decision is answered (one answer may start the next)."""
-        self._deciding += 1
-        self._reads.hold(Hold.DECISION)
-        self._spawn(self._decided(decision))
-
-    async def _decided(self, decision: Coroutine[Any, Any, None]) -> None:
-        try:
-            await decision
-        finally:
-            self._deciding -= 1
-            if not self._deciding:
-                self._reads.release(Hold.DECISION)
 
     async def _start_tls(self) -> None:
         assert self.transport is not None
@@ -440,14 +402,8 @@ class C2SConnection(StreamExtras, asyncio.Protocol):
                     item = self._inbox.popleft()
                     if len(self._inbox) <= INBOX_LOW:
                         self._reads.release(Hold.INBOX)
-                    if isinstance(item, Stanza) and not self._gone:
-                        # Stanza shaping: above the rate the session waits
-                        # (its inbox fills, then reading pauses); nothing is
-                        # refused. Once the connection is gone, what it sent
-                        # is finished without delay.
-                        delay = self._stanzas.consume()
-                        if delay > 0:
-                            await asyncio.sleep(delay)
+                    if isinstance(item, Stanza):
+                        await self._shape_stanza()
                     await self._handle_item(item)
                 if self._gone:
                     return
