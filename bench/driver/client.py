@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import functools
+import ipaddress
 import re
 import ssl
 import time
@@ -25,13 +26,13 @@ from typing import cast
 import scramp
 import scramp.core
 
+from bench.driver import stanzas as S
+
 # A real client keeps its salted password between logins (RFC 5802 5.1), so
 # the driver does too: otherwise a login storm measures the driver's PBKDF2.
 # The first login of each account in a run still pays for it.
 _salted = functools.lru_cache(maxsize=100_000)(scramp.core.hi)
 scramp.core.hi = lambda hf, password, salt, iterations: _salted(hf, password, salt, int(iterations))
-
-from bench.driver import stanzas as S
 
 MARK = re.compile(rb"mxb(\d+):(\d+);")
 IQ = re.compile(rb"<iq\b[^>]*?/>|<iq\b[^>]*>.*?</iq>", re.S)
@@ -82,7 +83,15 @@ def _tls_context() -> ssl.SSLContext:
 
 
 class BenchClient(asyncio.Protocol):
-    def __init__(self, user: str, password: str, endpoint: Endpoint, tally: Tally) -> None:
+    def __init__(
+        self,
+        user: str,
+        password: str,
+        endpoint: Endpoint,
+        tally: Tally,
+        source: str | None = None,
+    ) -> None:
+        self.source = source  # local address to connect from (None: any)
         self.user = user  # localpart
         self.password = password
         self.endpoint = endpoint
@@ -250,7 +259,12 @@ class BenchClient(asyncio.Protocol):
     async def login(self, resource: str = "bench") -> None:
         """Connect, (STARTTLS), authenticate, bind and send presence with caps."""
         loop = asyncio.get_running_loop()
-        await loop.create_connection(lambda: self, self.endpoint.host, self.endpoint.port)
+        await loop.create_connection(
+            lambda: self,
+            self.endpoint.host,
+            self.endpoint.port,
+            local_addr=(self.source, 0) if self.source else None,
+        )
         features = await self._open_stream()
         if self.endpoint.tls:
             if features.find(f"{{{S.NS_TLS}}}starttls") is None:
@@ -321,3 +335,21 @@ class BenchClient(asyncio.Protocol):
             self._counting = False  # a drop from now on is ours, not the server's
             self.transport.write(S.STREAM_END)
             self.transport.close()
+
+
+CLIENTS_PER_ADDRESS = 50
+
+
+def loopback_source(endpoint: Endpoint, index: int) -> str | None:
+    """Against a server on an IPv4 loopback address, spread clients over loopback addresses
+    (127.1.x.y), CLIENTS_PER_ADDRESS each, so that a server's per-address
+    connection limit (mixd: c2s.max_connections_per_address, 100 by default)
+    does not cap the run. Any other endpoint: no source address."""
+    try:
+        address = ipaddress.ip_address(endpoint.host)
+    except ValueError:
+        return None  # a name may resolve to IPv6 or to another machine
+    if address.version != 4 or not address.is_loopback:
+        return None
+    group = index // CLIENTS_PER_ADDRESS
+    return f"127.1.{group // 250}.{group % 250 + 1}"

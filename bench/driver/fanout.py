@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from bench.driver.accounts import Account
-from bench.driver.client import BenchClient, Endpoint, Tally
+from bench.driver.client import BenchClient, Endpoint, Tally, loopback_source
 from bench.driver.procstat import CpuMeter, rss_bytes
 from bench.driver.stanzas import GroupchatTemplate
 from bench.driver.stats import Latency
@@ -96,8 +96,8 @@ class Fanout:
         self.endpoint = endpoint
         self.tally = Tally()
         self.clients = [
-            BenchClient(a.user, a.password, endpoint, self.tally)
-            for a in accounts[: options.participants]
+            BenchClient(a.user, a.password, endpoint, self.tally, loopback_source(endpoint, i))
+            for i, a in enumerate(accounts[: options.participants])
         ]
         self.server_pid = server_pid
         self.channel = f"bench-{secrets.token_hex(4)}@{options.service}"

@@ -12,7 +12,7 @@ import time
 from dataclasses import asdict, dataclass
 
 from bench.driver import report
-from bench.driver.client import BenchClient, Tally
+from bench.driver.client import BenchClient, Tally, loopback_source
 from bench.driver.procstat import CpuMeter, rss_bytes
 from bench.driver.stats import Latency
 from bench.driver.target import Target, say
@@ -61,8 +61,10 @@ async def log_in(target: Target, clients: list[BenchClient], concurrency: int) -
 
 def clients_for(target: Target, count: int) -> list[BenchClient]:
     tally = Tally()
+    endpoint = target.endpoint
     return [
-        BenchClient(a.user, a.password, target.endpoint, tally) for a in target.accounts[:count]
+        BenchClient(a.user, a.password, endpoint, tally, loopback_source(endpoint, i))
+        for i, a in enumerate(target.accounts[:count])
     ]
 
 
@@ -74,8 +76,11 @@ async def close_all(clients: list[BenchClient]) -> None:
 
 def write_json(args: argparse.Namespace, name: str, results: dict[str, object]) -> None:
     if args.json:
-        data = {"machine": report.machine(), "scenario": name, "options": vars(args) | {
-            "json": str(args.json), "mixd_src": str(args.mixd_src or "")}} | results
+        data = {
+            "machine": report.machine(),
+            "scenario": name,
+            "options": vars(args) | {"json": str(args.json), "mixd_src": str(args.mixd_src or "")},
+        } | results
         args.json.write_text(json.dumps(data, indent=2, default=str) + "\n")
         say(f"wrote {args.json}")
 

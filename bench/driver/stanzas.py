@@ -109,7 +109,8 @@ def client_leave(own_bare: str, channel: str) -> bytes:
 
 
 def ping(domain: str) -> bytes:
-    return f"<iq type='get' id='ping' to={quoteattr(domain)}><ping xmlns='urn:xmpp:ping'/></iq>".encode()
+    ping = "<ping xmlns='urn:xmpp:ping'/>"
+    return f"<iq type='get' id='ping' to={quoteattr(domain)}>{ping}</iq>".encode()
 
 
 class GroupchatTemplate:

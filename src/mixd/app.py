@@ -11,7 +11,9 @@ import sys
 from dataclasses import dataclass, field, replace
 
 from mixd.config import Config
+from mixd.core.admission import Admission
 from mixd.core.auth_limits import FailureLimiter
+from mixd.core.module import Module
 from mixd.core.server import Server, Stores
 from mixd.core.sessions import SessionManager
 from mixd.errors import StreamErrorCondition
@@ -20,6 +22,7 @@ from mixd.net.c2s import C2SConnection, ConnectionPolicy
 from mixd.net.session import ClientSession
 from mixd.net.tls import certificate_fingerprint, ensure_certificate, server_ssl_context
 from mixd.services.catalog import DEFAULT_MODULES
+from mixd.services.mam import MamLimits, MamModule
 from mixd.services.mix import rules as mix_rules
 from mixd.services.mix.module import MixModule
 from mixd.services.mix.service import Settings as MixSettings
@@ -73,6 +76,17 @@ def mix_module(server: Server, config: Config) -> MixModule:
     return MixModule(server, domains, settings)
 
 
+def build_module(module_type: type[Module], server: Server, config: Config) -> Module:
+    """A default module, given its settings where it has any."""
+    if module_type is MamModule:
+        m = config.mam
+        limits = MamLimits(
+            m.user_query_rate, m.user_query_burst, m.global_query_rate, m.global_query_burst
+        )
+        return MamModule(server, limits)
+    return module_type(server)
+
+
 def c2s_settings(config: Config) -> C2SSettings:
     c = config.c2s
     return C2SSettings(
@@ -111,7 +125,7 @@ class App:
         self.server = Server(hosts, sessions, sqlite_stores(self.db))
         self.server.scram_iterations = config.auth.scram_iterations
         for module_type in DEFAULT_MODULES:
-            await self.server.load(module_type(self.server))
+            await self.server.load(build_module(module_type, self.server, config))
         if config.mix.enabled:
             await self.server.load(mix_module(self.server, config))
         ctx = self.ssl_context or self._tls_context()
@@ -127,6 +141,13 @@ class App:
             idle_timeout=config.c2s.idle_timeout,
             max_output_buffer=config.c2s.max_output_buffer,
             resume_timeout=config.c2s.resume_timeout,
+            byte_rate=config.c2s.byte_rate,
+            byte_burst=config.c2s.byte_burst,
+            stanza_rate=config.c2s.stanza_rate,
+            stanza_burst=config.c2s.stanza_burst,
+            admission=Admission(
+                config.c2s.max_connections_per_address, config.c2s.max_unauthenticated
+            ),
             registrations=(
                 # Counts creations per address; locked once the quota is used.
                 FailureLimiter(

@@ -31,6 +31,7 @@ __all__ = [
     "Config",
     "ConfigError",
     "LogConfig",
+    "MamConfig",
     "ServerConfig",
     "StorageConfig",
     "TLSConfig",
@@ -69,6 +70,15 @@ class C2SConfig:
     resource_conflict: Literal["replace", "refuse"] = "replace"
     max_output_buffer: Annotated[int, Bound(ge=4096)] = 1048576
     resume_timeout: Seconds = 300.0
+    # 0 disables the two connection counts (e.g. behind a proxy).
+    max_connections_per_address: Annotated[int, Bound(ge=0)] = 100
+    max_unauthenticated: Annotated[int, Bound(ge=0)] = 1000
+    # Inbound shaping per connection: reading pauses above the byte rate, the
+    # session waits before its next stanza above the stanza rate.
+    byte_rate: Annotated[int, Bound(ge=1024)] = 1048576
+    byte_burst: Annotated[int, Bound(ge=1024)] = 4194304
+    stanza_rate: Annotated[float, Bound(gt=0)] = 1000.0
+    stanza_burst: Annotated[int, Bound(ge=1)] = 2000
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,6 +133,16 @@ class MixConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class MamConfig:
+    """[mam]: limits on archive queries (XEP-0313), per account and server-wide."""
+
+    user_query_rate: Annotated[float, Bound(gt=0)] = 5.0
+    user_query_burst: Annotated[int, Bound(ge=1)] = 30
+    global_query_rate: Annotated[float, Bound(gt=0)] = 500.0
+    global_query_burst: Annotated[int, Bound(ge=1)] = 1000
+
+
+@dataclass(frozen=True, slots=True)
 class LogConfig:
     """[log]: verbosity and line format."""
 
@@ -145,6 +165,7 @@ class Config:
     storage: StorageConfig = StorageConfig()
     registration: RegistrationConfig = RegistrationConfig()
     mix: MixConfig = MixConfig()
+    mam: MamConfig = MamConfig()
     log: LogConfig = LogConfig()
 
     @property

@@ -18,6 +18,7 @@ BIND: Final = "urn:ietf:params:xml:ns:xmpp-bind"
 SESSION: Final = "urn:ietf:params:xml:ns:xmpp-session"
 COMPRESS: Final = "http://jabber.org/protocol/compress"
 STREAM_LIMITS: Final = "urn:xmpp:stream-limits:0"
+XMPP_ERRORS: Final = "urn:xmpp:errors"  # XEP-0205 application conditions
 
 PING: Final = "urn:xmpp:ping"
 DISCO_INFO: Final = "http://jabber.org/protocol/disco#info"

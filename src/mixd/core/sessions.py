@@ -11,7 +11,8 @@ import secrets
 from collections.abc import Collection
 from typing import Literal, Protocol
 
-from mixd.errors import StanzaError, StanzaErrorCondition
+from mixd import ns as NS
+from mixd.errors import AppCondition, ErrorType, StanzaError, StanzaErrorCondition
 from mixd.jid import JID
 from mixd.xml.element import Element
 
@@ -60,8 +61,12 @@ class SessionManager:
         if old is not None and self.conflict == "refuse":
             raise StanzaError(StanzaErrorCondition.CONFLICT, "resource in use")
         if old is None and len(resources) >= self.max_resources:
+            # XEP-0205 4.4 (example 1): cancel, with its own condition.
             raise StanzaError(
-                StanzaErrorCondition.RESOURCE_CONSTRAINT, "too many resources for this account"
+                StanzaErrorCondition.RESOURCE_CONSTRAINT,
+                "too many resources for this account",
+                ErrorType.CANCEL,
+                AppCondition(NS.XMPP_ERRORS, "resource-limit-exceeded"),
             )
         full = bare.with_resource(resource)
         session.jid = full

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any, cast
 
 from mixd.codec.stanza import Stanza
+from mixd.core.admission import Admission
 from mixd.core.auth_limits import FailureLimiter
 from mixd.core.events import SessionBound
 from mixd.core.server import Server
@@ -25,6 +26,8 @@ from mixd.errors import StanzaError, StanzaErrorCondition, StreamErrorCondition
 from mixd.jid import JID
 from mixd.logfmt import log_event
 from mixd.net.c2s_extras import StreamExtras
+from mixd.net.c2s_limits import ConnectionLimits
+from mixd.net.flow import Hold
 from mixd.net.session import ClientSession
 from mixd.storage.errors import StorageError
 from mixd.stream import c2s, sm
@@ -46,6 +49,13 @@ class ConnectionPolicy:
     idle_timeout: float
     max_output_buffer: int
     resume_timeout: float = 300.0
+    # Inbound shaping per connection (bytes read, stanzas handled).
+    byte_rate: float = 1048576.0
+    byte_burst: float = 4194304.0
+    stanza_rate: float = 1000.0
+    stanza_burst: float = 2000.0
+    # Connection counts per address and before authentication (0 = no limit).
+    admission: Admission = field(default_factory=lambda: Admission(0, 0))
     # In-band registration: counts accounts created per address (None = off).
     registrations: FailureLimiter | None = None
     # Every open connection of this listener group (for graceful shutdown).
@@ -67,7 +77,7 @@ class _AckRequest:
 _InboxItem = Stanza | _Rejected | _AckRequest
 
 
-class C2SConnection(StreamExtras, asyncio.Protocol):
+class C2SConnection(StreamExtras, ConnectionLimits, asyncio.Protocol):
     _next_id = 0
 
     def __init__(self, server: Server, policy: ConnectionPolicy, *, direct_tls: bool) -> None:
@@ -85,7 +95,7 @@ class C2SConnection(StreamExtras, asyncio.Protocol):
         self._worker: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._flush_scheduled = False
-        self._reading_paused = False
+        self._init_limits()
         self._closing = False
         self._close_reason = "unknown"
         self._last_rx = self.loop.time()
@@ -102,12 +112,16 @@ class C2SConnection(StreamExtras, asyncio.Protocol):
         self.transport = cast(asyncio.Transport, transport)
         peer = self.transport.get_extra_info("peername")
         self.peer = f"{peer[0]}:{peer[1]}" if peer else "?"
+        self._reads.attach(self.transport)
+        if not self._admit():
+            return
         self.policy.connections.add(self)
         log_event(log, "connect", conn=self.conn_id, peer=self.peer, tls=self.machine.tls_active)
         self._timer = self.loop.call_later(self.policy.preauth_timeout, self._check_timeouts)
 
     def data_received(self, data: bytes) -> None:
         self._last_rx = self.loop.time()
+        self._reads.received(len(data))
         self._handle(self.machine.receive(data))
 
     def eof_received(self) -> bool | None:
@@ -124,6 +138,7 @@ class C2SConnection(StreamExtras, asyncio.Protocol):
             return
         self._gone = True
         self.transport = None
+        self._count_closed()
         self.policy.connections.discard(self)
         if self._timer is not None:
             self._timer.cancel()
@@ -246,19 +261,20 @@ class C2SConnection(StreamExtras, asyncio.Protocol):
         elif isinstance(event, c2s.SmEnable):
             self._sm_enable(event.resume)
         elif isinstance(event, c2s.RegisterRequested):
-            self._spawn(self._register(event))
+            self._decide(self._register(event))
         elif isinstance(event, c2s.SmResume):
-            self._spawn(self._sm_resume(event))
+            self._decide(self._sm_resume(event))
         elif isinstance(event, c2s.StartTLS):
             self._spawn(self._start_tls())
         elif isinstance(event, c2s.AccountLookup):
-            self._spawn(self._lookup(event))
+            self._decide(self._lookup(event))
         elif isinstance(event, c2s.PasswordCheck):
-            self._spawn(self._check_password(event))
+            self._decide(self._check_password(event))
         elif isinstance(event, c2s.AuthFailed):
             self._auth_failed(event)
         elif isinstance(event, c2s.Authenticated):
             self.policy.limiter.success(self._ip())
+            self._count_authenticated()
             log_event(log, "auth", conn=self.conn_id, jid=event.jid, mechanism=event.mechanism)
         elif isinstance(event, c2s.BindRequested):
             self._bind(event)
@@ -276,6 +292,7 @@ class C2SConnection(StreamExtras, asyncio.Protocol):
     async def _start_tls(self) -> None:
         assert self.transport is not None
         self.transport.write(self.machine.data_to_send())  # <proceed/> in the clear
+        self._reads.detach()  # the handshake owns the socket until it is done
         self._upgrading = True
         try:
             transport = await self.loop.start_tls(
@@ -297,6 +314,7 @@ class C2SConnection(StreamExtras, asyncio.Protocol):
             self.connection_lost(None)
             return
         self.transport = transport
+        self._reads.attach(transport)
         ssl_object = transport.get_extra_info("ssl_object")
         version = ssl_object.version() if ssl_object else None
         log_event(log, "tls", conn=self.conn_id, version=version)
@@ -370,9 +388,8 @@ class C2SConnection(StreamExtras, asyncio.Protocol):
     def _enqueue(self, item: _InboxItem) -> None:
         self._inbox.append(item)
         self._inbox_ready.set()
-        if len(self._inbox) >= INBOX_HIGH and not self._reading_paused and self.transport:
-            self._reading_paused = True
-            self.transport.pause_reading()
+        if len(self._inbox) >= INBOX_HIGH:
+            self._reads.hold(Hold.INBOX)
 
     async def _work(self) -> None:
         """Handle received stanzas in order; after the connection is lost,
@@ -383,9 +400,10 @@ class C2SConnection(StreamExtras, asyncio.Protocol):
                 self._inbox_ready.clear()
                 while self._inbox:
                     item = self._inbox.popleft()
-                    if self._reading_paused and len(self._inbox) <= INBOX_LOW and self.transport:
-                        self._reading_paused = False
-                        self.transport.resume_reading()
+                    if len(self._inbox) <= INBOX_LOW:
+                        self._reads.release(Hold.INBOX)
+                    if isinstance(item, Stanza):
+                        await self._shape_stanza()
                     await self._handle_item(item)
                 if self._gone:
                     return

@@ -18,6 +18,7 @@ from mixd.core.events import AccountRemoving
 from mixd.core.module import IqRoute, Listener, Module, Scope, Xep
 from mixd.jid import JID
 from mixd.services.mam.archive import ArchiveStage
+from mixd.services.mam.limits import MamLimits, QueryLimiter
 from mixd.services.mam.query import MamQueries
 from mixd.services.mam.storage import PrefsCache, guarded
 
@@ -35,14 +36,16 @@ class MamModule(Module):
     )
     account_features = (NS.MAM, NS.MAM_EXTENDED, NS.SID)
 
-    def __init__(self, server: Server) -> None:
+    def __init__(self, server: Server, limits: MamLimits | None = None) -> None:
         super().__init__(server)
         self.store = store = server.stores.archive
         self.prefs = PrefsCache(store)
         self.stage = ArchiveStage(
             server.hosts, store, server.stores.accounts, self.prefs, self.in_roster
         )
-        self.queries = MamQueries(server.router, store, self.prefs)
+        self.queries = MamQueries(
+            server.router, store, self.prefs, QueryLimiter(limits or MamLimits())
+        )
 
     def listeners(self) -> Sequence[Listener]:
         return (Listener(AccountRemoving, self.on_account_removing),)

@@ -16,6 +16,7 @@ from mixd.codec.xep0313_mam import (
 )
 from mixd.core.module import IqRequest
 from mixd.core.router import Router
+from mixd.services.mam.limits import QueryLimiter
 from mixd.services.mam.rules import (
     QUERY_FORM,
     archive_owner,
@@ -29,10 +30,13 @@ from mixd.xml.fragment import parse_element
 
 
 class MamQueries:
-    def __init__(self, router: Router, store: ArchiveStore, prefs: PrefsCache) -> None:
+    def __init__(
+        self, router: Router, store: ArchiveStore, prefs: PrefsCache, limiter: QueryLimiter
+    ) -> None:
         self.router = router
         self.store = store
         self.prefs = prefs
+        self.limiter = limiter
 
     async def form(self, iq: IqRequest[MamQuery]) -> Payload | None:
         archive_owner(iq.sender, iq.to)
@@ -40,6 +44,7 @@ class MamQueries:
 
     async def query(self, iq: IqRequest[MamQuery]) -> Payload | None:
         owner = archive_owner(iq.sender, iq.to)
+        self.limiter.admit(iq.sender)  # after the access check: a refusal costs nothing
         plan = plan_query(owner, iq.payload)
         page = await guarded(self.store.query(plan.query))
         items = reversed(page.items) if plan.flip_page else iter(page.items)

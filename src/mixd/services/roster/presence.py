@@ -47,6 +47,9 @@ log = logging.getLogger(__name__)
 
 MIN_PRIORITY, MAX_PRIORITY = -128, 127
 _FROM = (Subscription.FROM, Subscription.BOTH)
+# Directed presence targets one session remembers (RELIABILITY F5: a set of
+# client-chosen JIDs must not grow without bound).
+MAX_DIRECTED = 1000
 _TO = (Subscription.TO, Subscription.BOTH)
 
 
@@ -233,6 +236,11 @@ class PresenceModule(Module):
                 state.directed.discard(to)
             elif not (session.available and await self._subscribed_from(owner, to)):
                 # Outside the broadcast list: only this remembers the contact.
+                if to not in state.directed and len(state.directed) >= MAX_DIRECTED:
+                    # Not sent rather than sent and forgotten: whoever saw
+                    # this session available must also see it go.
+                    log.info("%s: directed presence to %s dropped, too many", session.jid, to)
+                    return
                 state.directed.add(to)
         await self.server.router.route(stanza)
 
