@@ -324,6 +324,14 @@ class BenchClient(asyncio.Protocol):
         await self._iq(S.client_leave(self.bare, channel), "leave")
         return time.perf_counter() - started
 
+    async def mam(self, query: bytes) -> int:
+        """Send a MAM query and wait for its end; returns the archive's
+        size as the answer's RSM count says."""
+        query_id = ET.fromstring(query).get("id") or ""
+        answer = await self._iq(query, query_id)
+        count = answer.findtext(".//{http://jabber.org/protocol/rsm}count")
+        return int(count or 0)
+
     async def ping(self) -> float:
         """XEP-0199 ping to the server; returns the round trip (s)."""
         started = time.perf_counter()

@@ -113,6 +113,25 @@ def ping(domain: str) -> bytes:
     return f"<iq type='get' id='ping' to={quoteattr(domain)}>{ping}</iq>".encode()
 
 
+def mam_query(query_id: str, to: str | None, with_jid: str | None, after: str | None) -> bytes:
+    """A MAM query for 50 items: the last page, or the page after an id."""
+    target = f" to={quoteattr(to)}" if to else ""
+    form = ""
+    if with_jid:
+        form = (
+            "<x xmlns='jabber:x:data' type='submit'>"
+            "<field var='FORM_TYPE' type='hidden'><value>urn:xmpp:mam:2</value></field>"
+            f"<field var='with'><value>{escape(with_jid)}</value></field></x>"
+        )
+    rsm = "<before/>" if after is None else f"<after>{escape(after)}</after>"
+    return (
+        f"<iq type='set' id={quoteattr(query_id)}{target}>"
+        f"<query xmlns='urn:xmpp:mam:2' queryid={quoteattr(query_id)}>{form}"
+        f"<set xmlns='http://jabber.org/protocol/rsm'><max>50</max>{rsm}</set>"
+        "</query></iq>"
+    ).encode()
+
+
 class GroupchatTemplate:
     """A groupchat message to one channel, split around the marker."""
 

@@ -129,8 +129,12 @@ class ArchiveQuery:
 
 @dataclass(frozen=True, slots=True)
 class ArchivePage:
+    """`count` and `first_index` may be None where computing them would
+    mean a scan of a large archive (XEP-0059 makes both optional); small
+    archives always have them."""
+
     items: tuple[ArchiveItem, ...]  # chronological
-    count: int  # size of the full result set
+    count: int | None  # size of the full result set
     first_index: int | None  # position of items[0] in it; None for an empty page
     complete: bool  # nothing further in the paging direction
 

@@ -1,9 +1,8 @@
 """ArchiveStore on SQLite (schema: migrations 3 and 8).
 
 An archive is its own entries plus, through `archive_feeds`, the spans of
-followed archives' entries (by seq, which AUTOINCREMENT never reuses): every
-query reads the `_VISIBLE` union, which SQLite answers from the
-(owner, ts, seq) and (owner, seq) indexes.
+followed archives' entries (by seq, which AUTOINCREMENT never reuses);
+queries are in `archive_query.py`.
 
 Every value reaches SQL as a parameter; the only text assembled at run time
 is a fixed set of conditions and one `?` per requested id, so filter input
@@ -14,12 +13,11 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
 from mixd.storage.contracts.archive import (
-    ArchiveItem,
-    ArchiveItemNotFound,
     ArchiveMessageNotFound,
     ArchivePage,
     ArchiveQuery,
@@ -32,6 +30,7 @@ from mixd.storage.contracts.archive import (
     Stored,
     new_id,
 )
+from mixd.storage.sqlite.archive_query import NO_END, Archive, entry_count
 from mixd.storage.sqlite.database import SQLiteDatabase
 
 _INSERT_MESSAGE = """
@@ -41,27 +40,10 @@ _INSERT_ENTRY = """
     INSERT INTO archive_entries (id, owner, message, with_jid, with_resource, direction, ts)
     VALUES (?, ?, ?, ?, ?, ?, ?)
 """
-# One archive (two `?`: the owner): its own entries and those it follows.
-_VISIBLE = """(
-    SELECT id, ts, seq, with_jid, with_resource, direction, message
-    FROM archive_entries WHERE owner = ?
-    UNION ALL
-    SELECT x.id, x.ts, x.seq, f.feed, x.with_resource, 'in', x.message
-    FROM archive_feeds f JOIN archive_entries x
-        ON x.owner = f.feed AND x.seq >= f.from_seq
-        AND x.seq < coalesce(f.to_seq, 9223372036854775807)
-    WHERE f.owner = ?
-) e"""
-_ITEM_COLUMNS = f"""
-    SELECT e.id, e.ts, e.seq, e.with_jid, e.with_resource, e.direction, m.id, m.xml
-    FROM {_VISIBLE} JOIN messages m ON m.seq = e.message
-"""
 # The seq the next entry gets (AUTOINCREMENT keeps the high-water mark).
 _NEXT_SEQ = """
     SELECT coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'archive_entries'), 0) + 1
 """
-_ASC = " ORDER BY e.ts, e.seq"
-_DESC = " ORDER BY e.ts DESC, e.seq DESC"
 
 Row = tuple[Any, ...]
 
@@ -112,15 +94,14 @@ class SQLiteArchiveStore:
         return await self._db.run(job)
 
     async def query(self, query: ArchiveQuery) -> ArchivePage:
-        return await self._db.run(lambda conn: _query(conn, query))
+        return await self._db.run(lambda conn: Archive(conn, query.owner).page(query))
 
     async def bounds(self, owner: str) -> Bounds:
         def job(conn: sqlite3.Connection) -> Bounds:
-            ends = []
-            for order in (_ASC, _DESC):
-                row = conn.execute(_ITEM_COLUMNS + order + " LIMIT 1", (owner, owner)).fetchone()
-                ends.append(None if row is None else _item(row))
-            return Bounds(ends[0], ends[1])
+            archive, everything = Archive(conn, owner), ArchiveQuery(owner, 1)
+            first = archive.items(archive.rows(everything, None, 1, descending=False))
+            last = archive.items(archive.rows(everything, None, 1, descending=True))
+            return Bounds(first[0] if first else None, last[0] if last else None)
 
         return await self._db.run(job)
 
@@ -158,14 +139,15 @@ class SQLiteArchiveStore:
             (next_seq,) = conn.execute(_NEXT_SEQ).fetchone()
             # Nothing committed since the last span ended: that span goes on.
             resumed = conn.execute(
-                "UPDATE archive_feeds SET to_seq = NULL"
+                "UPDATE archive_feeds SET to_seq = NULL, to_count = NULL"
                 " WHERE owner = ? AND feed = ? AND to_seq = ?",
                 (owner, feed, next_seq),
             )
             if resumed.rowcount == 0:
                 conn.execute(
-                    "INSERT INTO archive_feeds (owner, feed, from_seq) VALUES (?, ?, ?)",
-                    (owner, feed, next_seq),
+                    "INSERT INTO archive_feeds (owner, feed, from_seq, from_count)"
+                    " VALUES (?, ?, ?, ?)",
+                    (owner, feed, next_seq, entry_count(conn, feed)),
                 )
 
         await self._db.run(job)
@@ -174,9 +156,9 @@ class SQLiteArchiveStore:
         def job(conn: sqlite3.Connection) -> None:
             (next_seq,) = conn.execute(_NEXT_SEQ).fetchone()
             conn.execute(
-                "UPDATE archive_feeds SET to_seq = ?"
+                "UPDATE archive_feeds SET to_seq = ?, to_count = ?"
                 " WHERE owner = ? AND feed = ? AND to_seq IS NULL",
-                (next_seq, owner, feed),
+                (next_seq, entry_count(conn, feed), owner, feed),
             )
             conn.execute(
                 "DELETE FROM archive_feeds WHERE owner = ? AND feed = ? AND to_seq = from_seq",
@@ -202,6 +184,7 @@ class SQLiteArchiveStore:
                 "SELECT DISTINCT message FROM archive_entries WHERE owner = ?", (owner,)
             ).fetchall()
             removed = conn.execute("DELETE FROM archive_entries WHERE owner = ?", (owner,))
+            conn.execute("DELETE FROM archive_counts WHERE owner = ?", (owner,))
             conn.executemany(
                 "DELETE FROM messages WHERE seq = ?1"
                 " AND NOT EXISTS (SELECT 1 FROM archive_entries WHERE message = ?1)",
@@ -242,11 +225,11 @@ def _copy_to_followers(conn: sqlite3.Connection, feed: str) -> None:
         SELECT f.owner, x.message, x.with_resource, x.ts
         FROM archive_feeds f JOIN archive_entries x
             ON x.owner = f.feed AND x.seq >= f.from_seq
-            AND x.seq < coalesce(f.to_seq, 9223372036854775807)
+            AND x.seq < coalesce(f.to_seq, ?)
         WHERE f.feed = ?
         ORDER BY x.seq
         """,
-        (feed,),
+        (NO_END, feed),
     ).fetchall()
     conn.executemany(
         _INSERT_ENTRY,
@@ -255,6 +238,7 @@ def _copy_to_followers(conn: sqlite3.Connection, feed: str) -> None:
             for owner, message, resource, ts in rows
         ],
     )
+    _counted(conn, Counter(str(row[0]) for row in rows))
 
 
 def _insert_entries(
@@ -275,82 +259,14 @@ def _insert_entries(
             for entry_id, e in zip(ids, entries, strict=True)
         ],
     )
+    _counted(conn, Counter(e.owner for e in entries))
 
 
-def _count(conn: sqlite3.Connection, condition: str, params: Sequence[Any]) -> int:
-    row = conn.execute("SELECT COUNT(*) FROM " + _VISIBLE + condition, params).fetchone()
-    return int(row[0])
-
-
-def _query(conn: sqlite3.Connection, q: ArchiveQuery) -> ArchivePage:
-    def position(item_id: str) -> tuple[int, int]:
-        row = conn.execute(
-            "SELECT e.ts, e.seq FROM " + _VISIBLE + " WHERE e.id = ?", (q.owner, q.owner, item_id)
-        ).fetchone()
-        if row is None:
-            raise ArchiveItemNotFound(item_id)
-        return int(row[0]), int(row[1])
-
-    # The full result set: these conditions, ANDed.
-    where = ["1"]
-    params: list[Any] = [q.owner, q.owner]
-    for column, value in (
-        ("e.with_jid = ?", q.with_jid),
-        ("e.with_resource = ?", q.with_resource),
-        ("e.ts >= ?", q.start),
-        ("e.ts <= ?", q.end),
-    ):
-        if value is not None:
-            where.append(column)
-            params.append(value)
-    for condition, item_id in (("> (?, ?)", q.after_id), ("< (?, ?)", q.before_id)):
-        if item_id is not None:
-            where.append("(e.ts, e.seq) " + condition)
-            params.extend(position(item_id))
-    if q.ids:
-        for item_id in q.ids:
-            position(item_id)
-        where.append(f"e.id IN ({', '.join('?' * len(q.ids))})")
-        params.extend(q.ids)
-    full = " WHERE " + " AND ".join(where)
-    count = _count(conn, full, params)
-
-    # The page within it: after a cursor, from an index, or before a cursor / the end.
-    page, page_params, cursor = full, list(params), None
-    if q.from_end and q.before:
-        cursor = position(q.before)
-        page += " AND (e.ts, e.seq) < (?, ?)"
-    elif not q.from_end and q.after is not None:
-        cursor = position(q.after)
-        page += " AND (e.ts, e.seq) > (?, ?)"
-    if cursor is not None:
-        page_params.extend(cursor)
-    offset = 0 if q.from_end or cursor is not None else (q.index or 0)
-    sql = _ITEM_COLUMNS + page + (_DESC if q.from_end else _ASC) + " LIMIT ? OFFSET ?"
-    rows = conn.execute(sql, [*page_params, q.limit + 1, offset]).fetchall()
-    complete = len(rows) <= q.limit
-    rows = rows[: q.limit]
-    if q.from_end:
-        rows.reverse()
-    first_index: int | None = None
-    if rows and cursor is None:
-        first_index = count - len(rows) if q.from_end else offset
-    elif rows:
-        before_first = full + " AND (e.ts, e.seq) < (?, ?)"
-        first_index = _count(conn, before_first, [*params, rows[0][1], rows[0][2]])
-    return ArchivePage(tuple(_item(row) for row in rows), count, first_index, complete)
-
-
-def _item(row: Row) -> ArchiveItem:
-    entry_id, ts, _seq, with_jid, with_resource, direction, message_id, xml = row
-    return ArchiveItem(
-        str(entry_id),
-        str(message_id),
-        int(ts),
-        str(with_jid),
-        None if with_resource is None else str(with_resource),
-        Direction(direction),
-        str(xml),
+def _counted(conn: sqlite3.Connection, added: Counter[str]) -> None:
+    conn.executemany(
+        "INSERT INTO archive_counts (owner, entries) VALUES (?, ?)"
+        " ON CONFLICT (owner) DO UPDATE SET entries = entries + excluded.entries",
+        added.items(),
     )
 
 

@@ -34,7 +34,19 @@ CREATE TABLE archive_feeds (
     feed TEXT NOT NULL,           -- bare JID of the archive shown (a channel)
     from_seq INTEGER NOT NULL,    -- first archive_entries.seq shown
     to_seq INTEGER,               -- first seq no longer shown; NULL while following
+    from_count INTEGER NOT NULL,  -- the feed's archive_counts.entries at from_seq
+    to_count INTEGER,             -- ... at to_seq
     PRIMARY KEY (owner, feed, from_seq)
 ) WITHOUT ROWID;
 
 CREATE INDEX archive_feeds_feed ON archive_feeds (feed, owner);
+
+-- Entries per archive, kept in the transaction that adds or removes them, so
+-- the size of an archive (RSM <count/>) never needs a scan.
+CREATE TABLE archive_counts (
+    owner TEXT PRIMARY KEY,
+    entries INTEGER NOT NULL
+) WITHOUT ROWID;
+
+INSERT INTO archive_counts (owner, entries)
+    SELECT owner, COUNT(*) FROM archive_entries GROUP BY owner;
