@@ -55,6 +55,27 @@ async def test_ack_counts_handled_stanzas_including_rejected(server: ServerHandl
     assert seen[2].tag == f"{{{SM}}}a" and seen[2].get("h") == "2"
 
 
+async def test_ack_counts_from_enable_even_when_pipelined(server: ServerHandle) -> None:
+    """h counts only stanzas sent after <enable/> (XEP-0198 section 4), also
+    when the stanzas before it are still being handled as it arrives; with a
+    count from bind, a client would drop stanzas the server never handled."""
+    await server.add_user("alice@localhost", "pw-a")
+    wire, _ = await raw_session(server, "alice", "pw-a", "r")
+    await wire.send(
+        "<iq type='get' id='p0' to='localhost'><ping xmlns='urn:xmpp:ping'/></iq>"
+        "<presence/>"
+        f"<enable xmlns='{SM}'/>"
+        "<iq type='get' id='p1' to='localhost'><ping xmlns='urn:xmpp:ping'/></iq>"
+        f"<r xmlns='{SM}'/>"
+    )
+    ack = await wire.expect(lambda el: el.tag == f"{{{SM}}}a")
+    assert ack.get("h") == "1"
+    # A second <r/> still counts from <enable/>.
+    await wire.send(f"<r xmlns='{SM}'/>")
+    again = await wire.expect(lambda el: el.tag == f"{{{SM}}}a")
+    assert again.get("h") == "1"
+
+
 async def test_acking_more_than_sent_is_a_stream_error(server: ServerHandle) -> None:
     await server.add_user("alice@localhost", "pw-a")
     wire, _ = await raw_session(server, "alice", "pw-a", "r")

@@ -74,7 +74,12 @@ class _AckRequest:
     pass
 
 
-_InboxItem = Stanza | _Rejected | _AckRequest
+@dataclass(frozen=True, slots=True)
+class _SmEnable:
+    resume: bool
+
+
+_InboxItem = Stanza | _Rejected | _AckRequest | _SmEnable
 
 
 class C2SConnection(StreamExtras, ConnectionLimits, asyncio.Protocol):
@@ -259,7 +264,9 @@ class C2SConnection(StreamExtras, ConnectionLimits, asyncio.Protocol):
         elif isinstance(event, c2s.SmAck):
             self._sm_ack(event.h)
         elif isinstance(event, c2s.SmEnable):
-            self._sm_enable(event.resume)
+            # In order: h counts the stanzas handled after <enable/>, so
+            # the ones received before it must be handled first.
+            self._enqueue(_SmEnable(event.resume))
         elif isinstance(event, c2s.RegisterRequested):
             self._decide(self._register(event))
         elif isinstance(event, c2s.SmResume):
@@ -419,6 +426,9 @@ class C2SConnection(StreamExtras, ConnectionLimits, asyncio.Protocol):
         if isinstance(item, _AckRequest):
             if session.sm_enabled and session.connection is self:
                 self.write(sm.ack(session.handled_in))
+            return
+        if isinstance(item, _SmEnable):
+            self._sm_enable(item.resume)
             return
         if isinstance(item, _Rejected):
             if item.reply is not None:
