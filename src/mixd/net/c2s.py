@@ -79,7 +79,12 @@ class _SmEnable:
     resume: bool
 
 
-_InboxItem = Stanza | _Rejected | _AckRequest | _SmEnable
+@dataclass(frozen=True, slots=True)
+class _Shutdown:
+    pass
+
+
+_InboxItem = Stanza | _Rejected | _AckRequest | _SmEnable | _Shutdown
 
 
 class C2SConnection(StreamExtras, ConnectionLimits, asyncio.Protocol):
@@ -186,6 +191,15 @@ class C2SConnection(StreamExtras, ConnectionLimits, asyncio.Protocol):
     def write(self, data: str) -> None:
         self.machine.send_raw(data)
         self._schedule_flush()
+
+    def shut_down(self) -> None:
+        """Graceful server stop: read no more, handle what was received, tell
+        an XEP-0198 client how much that was, then end with system-shutdown."""
+        if self._worker is None:
+            self.close_stream(StreamErrorCondition.SYSTEM_SHUTDOWN, "server shutting down")
+            return
+        self._reads.hold(Hold.SHUTDOWN)  # never released
+        self._enqueue(_Shutdown())
 
     def session_replaced(self) -> None:
         self._close_reason = "replaced by a new session"
@@ -429,6 +443,11 @@ class C2SConnection(StreamExtras, ConnectionLimits, asyncio.Protocol):
             return
         if isinstance(item, _SmEnable):
             self._sm_enable(item.resume)
+            return
+        if isinstance(item, _Shutdown):
+            if session.sm_enabled and session.connection is self:
+                self.write(sm.ack(session.handled_in))
+            self.close_stream(StreamErrorCondition.SYSTEM_SHUTDOWN, "server shutting down")
             return
         if isinstance(item, _Rejected):
             if item.reply is not None:
