@@ -84,7 +84,12 @@ class _Shutdown:
     pass
 
 
-_InboxItem = Stanza | _Rejected | _AckRequest | _SmEnable | _Shutdown
+@dataclass(frozen=True, slots=True)
+class _Answered:
+    """An answer to a server request, already handed over (counted in order)."""
+
+
+_InboxItem = Stanza | _Rejected | _AckRequest | _SmEnable | _Shutdown | _Answered
 
 
 class C2SConnection(StreamExtras, ConnectionLimits, asyncio.Protocol):
@@ -270,7 +275,8 @@ class C2SConnection(StreamExtras, ConnectionLimits, asyncio.Protocol):
 
     def _handle_one(self, event: c2s.C2SEvent) -> None:
         if isinstance(event, c2s.StanzaReceived):
-            self._enqueue(event.stanza)
+            answered = self.session is not None and self.server.router.answer_now(event.stanza)
+            self._enqueue(_Answered() if answered else event.stanza)
         elif isinstance(event, c2s.StanzaRejected):
             self._enqueue(_Rejected(event.reply))
         elif isinstance(event, c2s.SmAckRequest):
@@ -452,6 +458,8 @@ class C2SConnection(StreamExtras, ConnectionLimits, asyncio.Protocol):
         if isinstance(item, _Rejected):
             if item.reply is not None:
                 session.deliver(item.reply)
+        elif isinstance(item, _Answered):
+            pass  # handled as it arrived
         else:
             router = self.server.router
             try:
