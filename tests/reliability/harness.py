@@ -70,6 +70,9 @@ class MixdProcess:
             f'[server]\nhosts = ["{HOST}"]\ndata_dir = "data"\n'
             '[c2s]\nbind = ["127.0.0.1"]\nport = 0\ndirect_tls_port = -1\n'
             "[auth]\nscram_iterations = 4096\n"
+            # Reading every archive back takes more queries than one account
+            # may normally make in a row.
+            "[mam]\nuser_query_rate = 1000.0\nuser_query_burst = 1000\n"
         )
         self.process: asyncio.subprocess.Process | None = None
         self.port = 0
