@@ -216,12 +216,15 @@ class App:
         for listener in self._listeners:
             listener.close()
         connections = list(self.connections())
+        # Stanzas already received are handled (and acknowledged) before the
+        # stream ends and before anything else stops.
         for conn in connections:
-            conn.close_stream(StreamErrorCondition.SYSTEM_SHUTDOWN, "server shutting down")
-        # Stanzas already received are handled before anything else stops.
+            conn.shut_down()
         workers = [conn.worker for conn in connections if conn.worker is not None]
         if workers:
             await asyncio.wait(workers, timeout=SHUTDOWN_GRACE)
+        for conn in connections:  # still busy after the grace period
+            conn.close_stream(StreamErrorCondition.SYSTEM_SHUTDOWN, "server shutting down")
         for listener in self._listeners:
             await listener.wait_closed()
         self._listeners.clear()

@@ -7,9 +7,12 @@ from __future__ import annotations
 import asyncio
 import xml.etree.ElementTree as ET
 
+from mixd.codec.stanza import Stanza
 from mixd.core.events import SessionClosed
+from mixd.core.pipeline import MessageStage
+from mixd.core.sessions import Session
 from tests.helpers import TIMEOUT, ServerHandle
-from tests.wire import SASL, Wire, bind, raw_session, scram_auth, starttls
+from tests.wire import SASL, STREAM, Wire, bind, raw_session, scram_auth, starttls
 
 SM = "urn:xmpp:sm:3"
 CLIENT = "jabber:client"
@@ -53,6 +56,27 @@ async def test_ack_counts_handled_stanzas_including_rejected(server: ServerHandl
     seen = [await wire.next() for _ in range(3)]
     assert [el.get("id") for el in seen[:2]] == ["p1", "bad"]  # answers first, in order
     assert seen[2].tag == f"{{{SM}}}a" and seen[2].get("h") == "2"
+
+
+async def test_ack_counts_from_enable_even_when_pipelined(server: ServerHandle) -> None:
+    """h counts only stanzas sent after <enable/> (XEP-0198 section 4), also
+    when the stanzas before it are still being handled as it arrives; with a
+    count from bind, a client would drop stanzas the server never handled."""
+    await server.add_user("alice@localhost", "pw-a")
+    wire, _ = await raw_session(server, "alice", "pw-a", "r")
+    await wire.send(
+        "<iq type='get' id='p0' to='localhost'><ping xmlns='urn:xmpp:ping'/></iq>"
+        "<presence/>"
+        f"<enable xmlns='{SM}'/>"
+        "<iq type='get' id='p1' to='localhost'><ping xmlns='urn:xmpp:ping'/></iq>"
+        f"<r xmlns='{SM}'/>"
+    )
+    ack = await wire.expect(lambda el: el.tag == f"{{{SM}}}a")
+    assert ack.get("h") == "1"
+    # A second <r/> still counts from <enable/>.
+    await wire.send(f"<r xmlns='{SM}'/>")
+    again = await wire.expect(lambda el: el.tag == f"{{{SM}}}a")
+    assert again.get("h") == "1"
 
 
 async def test_acking_more_than_sent_is_a_stream_error(server: ServerHandle) -> None:
@@ -165,3 +189,50 @@ async def test_expired_session_keeps_unacked_messages_offline(server_factory: ob
     await back.send("<presence/>")
     message = await back.expect(is_message)
     assert message.findtext(f"{{{CLIENT}}}body") == "unacked"
+
+
+class Gate(MessageStage):
+    """Holds the first message a client sends until released."""
+
+    def __init__(self) -> None:
+        self.entered = asyncio.Event()
+        self.release = asyncio.Event()
+
+    async def outbound(self, stanza: Stanza, session: Session) -> None:
+        if not self.entered.is_set():
+            self.entered.set()
+            await self.release.wait()
+
+
+async def test_graceful_stop_acks_what_was_received_then_system_shutdown(
+    server: ServerHandle,
+) -> None:
+    """RELIABILITY G9: on a graceful stop the stanzas a client already sent
+    are handled, the final <a h/> says so, and only then comes
+    system-shutdown, so the client resends nothing that was stored."""
+    assert server.app.server is not None
+    await server.add_user("alice@localhost", "pw-a")
+    await server.add_user("bob@localhost", "pw-b")
+    wire, _ = await raw_session(server, "alice", "pw-a", "r")
+    await wire.send(f"<enable xmlns='{SM}'/>")
+    await wire.expect(lambda el: el.tag == f"{{{SM}}}enabled")
+    gate = Gate()
+    server.app.server.router.message_stages.insert(0, gate)
+    # One write: all three are received before the first one is handled.
+    await wire.send(
+        "".join(
+            f"<message to='bob@localhost' type='chat' id='m{n}'><body>{n}</body></message>"
+            for n in range(3)
+        )
+    )
+    await asyncio.wait_for(gate.entered.wait(), TIMEOUT)
+    server.closed = True  # stopped here, not by the fixture
+    stopping = asyncio.create_task(server.app.stop())
+    # Runs after the stop task's first step, which asks every connection to
+    # shut down, so the held message is still being handled by then.
+    asyncio.get_running_loop().call_soon(gate.release.set)
+    assert await wire.closed_with() == "system-shutdown"
+    ack, error = wire.inbox
+    assert ack.tag == f"{{{SM}}}a" and ack.get("h") == "3", ET.tostring(ack)
+    assert error.tag == f"{{{STREAM}}}error"
+    await asyncio.wait_for(stopping, TIMEOUT)

@@ -78,11 +78,27 @@ class Router:
         finally:
             self._pending_iq.pop(iq_id, None)
 
-    def _iq_response(self, stanza: Stanza) -> None:
+    def answer_now(self, stanza: Stanza) -> bool:
+        """Resolve the pending `request` this IQ answers, ahead of whatever
+        its sender sent before (True if it did). The connection calls this
+        as the answer arrives: the task waiting for it may be the one that
+        handles the sender's earlier stanzas (a caps lookup of a client whose
+        own channel message waits for it), which would stall until timeout."""
+        if stanza.kind is not Kind.IQ or stanza.is_request:
+            return False
+        to = stanza.to
+        for_server = (
+            to is None or to == stanza.sender.bare or (to.local is None and to.domain in self.hosts)
+        )
+        return for_server and self._iq_response(stanza)
+
+    def _iq_response(self, stanza: Stanza) -> bool:
         pending = self._pending_iq.get(stanza.id or "")
         # Only the entity we asked may answer (ids are guessable).
-        if pending is not None and pending[0] == stanza.sender and not pending[1].done():
-            pending[1].set_result(stanza.element)
+        if pending is None or pending[0] != stanza.sender or pending[1].done():
+            return False
+        pending[1].set_result(stanza.element)
+        return True
 
     def add_service(self, domain: str, handler: ServiceHandler) -> None:
         if domain in self.hosts or domain in self.services:

@@ -74,7 +74,22 @@ class _AckRequest:
     pass
 
 
-_InboxItem = Stanza | _Rejected | _AckRequest
+@dataclass(frozen=True, slots=True)
+class _SmEnable:
+    resume: bool
+
+
+@dataclass(frozen=True, slots=True)
+class _Shutdown:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class _Answered:
+    """An answer to a server request, already handed over (counted in order)."""
+
+
+_InboxItem = Stanza | _Rejected | _AckRequest | _SmEnable | _Shutdown | _Answered
 
 
 class C2SConnection(StreamExtras, ConnectionLimits, asyncio.Protocol):
@@ -182,6 +197,15 @@ class C2SConnection(StreamExtras, ConnectionLimits, asyncio.Protocol):
         self.machine.send_raw(data)
         self._schedule_flush()
 
+    def shut_down(self) -> None:
+        """Graceful server stop: read no more, handle what was received, tell
+        an XEP-0198 client how much that was, then end with system-shutdown."""
+        if self._worker is None:
+            self.close_stream(StreamErrorCondition.SYSTEM_SHUTDOWN, "server shutting down")
+            return
+        self._reads.hold(Hold.SHUTDOWN)  # never released
+        self._enqueue(_Shutdown())
+
     def session_replaced(self) -> None:
         self._close_reason = "replaced by a new session"
         self._replaced = True
@@ -251,7 +275,8 @@ class C2SConnection(StreamExtras, ConnectionLimits, asyncio.Protocol):
 
     def _handle_one(self, event: c2s.C2SEvent) -> None:
         if isinstance(event, c2s.StanzaReceived):
-            self._enqueue(event.stanza)
+            answered = self.session is not None and self.server.router.answer_now(event.stanza)
+            self._enqueue(_Answered() if answered else event.stanza)
         elif isinstance(event, c2s.StanzaRejected):
             self._enqueue(_Rejected(event.reply))
         elif isinstance(event, c2s.SmAckRequest):
@@ -259,7 +284,9 @@ class C2SConnection(StreamExtras, ConnectionLimits, asyncio.Protocol):
         elif isinstance(event, c2s.SmAck):
             self._sm_ack(event.h)
         elif isinstance(event, c2s.SmEnable):
-            self._sm_enable(event.resume)
+            # In order: h counts the stanzas handled after <enable/>, so
+            # the ones received before it must be handled first.
+            self._enqueue(_SmEnable(event.resume))
         elif isinstance(event, c2s.RegisterRequested):
             self._decide(self._register(event))
         elif isinstance(event, c2s.SmResume):
@@ -420,9 +447,19 @@ class C2SConnection(StreamExtras, ConnectionLimits, asyncio.Protocol):
             if session.sm_enabled and session.connection is self:
                 self.write(sm.ack(session.handled_in))
             return
+        if isinstance(item, _SmEnable):
+            self._sm_enable(item.resume)
+            return
+        if isinstance(item, _Shutdown):
+            if session.sm_enabled and session.connection is self:
+                self.write(sm.ack(session.handled_in))
+            self.close_stream(StreamErrorCondition.SYSTEM_SHUTDOWN, "server shutting down")
+            return
         if isinstance(item, _Rejected):
             if item.reply is not None:
                 session.deliver(item.reply)
+        elif isinstance(item, _Answered):
+            pass  # handled as it arrived
         else:
             router = self.server.router
             try:

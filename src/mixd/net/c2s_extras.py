@@ -105,6 +105,7 @@ class StreamExtras:
             self.write(sm.failed("unexpected-request"))
             return
         session.sm_enabled = True
+        session.handled_in = 0  # XEP-0198 section 4: h counts from here
         if resume:
             session.sm_id = secrets.token_urlsafe(24)
             self.policy.resumable[session.sm_id] = session

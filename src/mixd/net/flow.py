@@ -18,6 +18,7 @@ class Hold(enum.Enum):
     INBOX = "inbox"  # the session has too many stanzas waiting
     RATE = "rate"  # the connection read more bytes than its rate allows
     DECISION = "decision"  # the stream waits for storage (login, resumption)
+    SHUTDOWN = "shutdown"  # graceful stop: only what was received is handled
 
 
 class ReadControl:

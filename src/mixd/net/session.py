@@ -49,7 +49,7 @@ class ClientSession:
         self.sm_sent = 0
         self.sm_acked = 0
         self.sm_unacked: deque[str] = deque()
-        self.handled_in = 0  # stanzas received and fully handled (stored or answered)
+        self.handled_in = 0  # stanzas handled (stored or answered) since <enable/>
         self.expiry: asyncio.TimerHandle | None = None
         self.draining: asyncio.Task[None] | None = None  # the old connection's worker
         self.closing: asyncio.Task[None] | None = None  # SessionClosed being handled
