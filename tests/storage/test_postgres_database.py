@@ -12,11 +12,12 @@ import pytest
 from blockbuster import blockbuster_ctx
 
 from mixd.storage import migration_files
+from mixd.storage.contracts.archive import ArchiveQuery, Direction, MessageRecord, NewEntry
 from mixd.storage.contracts.mix import Channel, Participant
 from mixd.storage.contracts.pep import NodeConfig, PepItem
 from mixd.storage.contracts.roster import LastPresence, RosterItem, Subscription
 from mixd.storage.errors import SchemaTooNew, StorageError, StorageUnavailable
-from mixd.storage.postgres import migrations
+from mixd.storage.postgres import archive, migrations
 from mixd.storage.postgres.accounts import PostgresAccountStore
 from mixd.storage.postgres.database import Connection, PostgresDatabase, map_error
 from mixd.storage.postgres.mix import PostgresMixStore
@@ -152,7 +153,7 @@ async def test_items_from_before_mix_upgrade_read_as_contacts(
     db = PostgresDatabase(dsn)
     await db.open()
     try:
-        assert [v for v, _ in await applied(dsn)] == list(range(1, 8))
+        assert [v for v, _ in await applied(dsn)] == list(range(1, migrations.LATEST_VERSION + 1))
         item = await PostgresRosterStore(db).get(HOST, "alice", BOB)
         assert item == RosterItem(BOB, "Bob", subscription=Subscription.BOTH)
     finally:
@@ -323,3 +324,33 @@ async def test_unique_nick_is_enforced_by_the_schema(db: PostgresDatabase) -> No
 
     with pytest.raises(asyncpg.UniqueViolationError):
         await db.run(sneak)
+
+
+async def test_follow_waits_for_entries_in_flight(db: PostgresDatabase) -> None:
+    """An entry inserted before `follow` but committed after it would fall
+    before the span's first seq yet count as committed while following: the
+    archive lock makes `follow` wait, so the entry is committed before."""
+    store = archive.PostgresArchiveStore(db)
+    room = "room@mix.example.org"
+    entry = NewEntry(room, BOB, Direction.IN, 1)
+    in_flight = asyncio.Event()
+    commit = asyncio.Event()
+
+    async def slow_store(conn: Connection) -> None:
+        await conn.execute(archive._LOCK_ARCHIVES_SHARED, [room])
+        seq = await conn.fetchval(archive._INSERT_MESSAGE, "m1", "<message/>", 1, BOB, "chat", None)
+        await archive._insert_entries(conn, int(seq), [entry], ("e1",))
+        in_flight.set()
+        await commit.wait()
+
+    writer = asyncio.create_task(db.run(slow_store))
+    await in_flight.wait()
+    follower = asyncio.create_task(store.follow(BOB, room))
+    await asyncio.sleep(0.2)
+    assert not follower.done()
+    commit.set()
+    await writer
+    await follower
+    after = await store.store(MessageRecord("<message/>", 2, BOB, "chat"), [entry])
+    page = await store.query(ArchiveQuery(owner=BOB, limit=10))
+    assert [item.id for item in page.items] == list(after.entry_ids)
