@@ -67,7 +67,7 @@ def find_bindir() -> Path | None:
     """The server binaries: MIXD_POSTGRES_BIN, else the newest Debian version."""
     override = os.environ.get("MIXD_POSTGRES_BIN")
     if override:
-        return Path(override)
+        return Path(override) if (Path(override) / "initdb").exists() else None
     found = [
         p.parent
         for p in Path("/usr/lib/postgresql").glob("*/bin/initdb")
