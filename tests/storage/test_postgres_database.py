@@ -180,6 +180,18 @@ async def test_run_commits_or_rolls_back_as_a_whole(db: PostgresDatabase) -> Non
     assert await db.run(count) == 0
 
 
+async def test_read_only_calls_see_one_snapshot(db: PostgresDatabase) -> None:
+    accounts = PostgresAccountStore(db)
+
+    async def counts_around_a_commit(conn: Connection) -> tuple[int, int]:
+        first = await conn.fetchval("SELECT COUNT(*) FROM accounts")
+        await accounts.create(HOST, f"u{first}", ())  # commits on another connection
+        return first, await conn.fetchval("SELECT COUNT(*) FROM accounts")
+
+    assert await db.run(counts_around_a_commit, read_only=True) == (0, 0)
+    assert await db.run(counts_around_a_commit) == (1, 2)
+
+
 async def test_sql_errors_are_not_unavailable(db: PostgresDatabase) -> None:
     async def bad(conn: Connection) -> None:
         await conn.execute("SELECT * FROM no_such_table")

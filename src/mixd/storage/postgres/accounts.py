@@ -53,7 +53,7 @@ class PostgresAccountStore:
             rows = await conn.fetch(_SELECT_CREDENTIALS, host, username)
             return Account(host, username, tuple(_credential(row) for row in rows))
 
-        return await self._db.run(job)
+        return await self._db.run(job, read_only=True)
 
     async def set_credentials(
         self, host: str, username: str, credentials: tuple[ScramCredential, ...]
@@ -91,7 +91,7 @@ class PostgresAccountStore:
             )
             return [str(row["username"]) for row in rows]
 
-        return await self._db.run(job)
+        return await self._db.run(job, read_only=True)
 
 
 async def account_exists(conn: Connection, host: str, username: str, *, lock: bool = False) -> bool:

@@ -139,7 +139,7 @@ class PostgresArchiveStore:
         async def job(conn: Connection) -> ArchivePage:
             return await _query(conn, query)
 
-        return await self._db.run(job)
+        return await self._db.run(job, read_only=True)
 
     async def bounds(self, owner: str) -> Bounds:
         async def job(conn: Connection) -> Bounds:
@@ -149,7 +149,7 @@ class PostgresArchiveStore:
                 ends.append(None if row is None else _item(row))
             return Bounds(ends[0], ends[1])
 
-        return await self._db.run(job)
+        return await self._db.run(job, read_only=True)
 
     async def get_prefs(self, owner: str) -> Prefs:
         async def job(conn: Connection) -> Prefs:
@@ -162,7 +162,7 @@ class PostgresArchiveStore:
                 DefaultMode(row["default_mode"]), tuple(row["always"]), tuple(row["never"])
             )
 
-        return await self._db.run(job)
+        return await self._db.run(job, read_only=True)
 
     async def set_prefs(self, owner: str, prefs: Prefs) -> None:
         async def job(conn: Connection) -> None:
@@ -229,7 +229,7 @@ class PostgresArchiveStore:
             )
             return frozenset(str(row["owner"]) for row in rows)
 
-        return await self._db.run(job)
+        return await self._db.run(job, read_only=True)
 
     async def delete_owner(self, owner: str) -> int:
         async def job(conn: Connection) -> int:

@@ -121,8 +121,15 @@ class PostgresDatabase:
         except TimeoutError:
             self._pool.terminate()
 
-    async def run(self, fn: Callable[[Connection], Awaitable[_T]]) -> _T:
+    async def run(
+        self, fn: Callable[[Connection], Awaitable[_T]], *, read_only: bool = False
+    ) -> _T:
         """Run `fn(connection)` in a transaction and commit; return its result.
+
+        With `read_only`, the transaction is REPEATABLE READ READ ONLY: every
+        statement of `fn` sees one snapshot (a count and the page it goes with
+        agree, as on SQLite's single writer) and nothing waits for writers.
+        Writes use READ COMMITTED and lock what they must.
 
         Raises what `fn` raised (after rolling back), transient failures as
         StorageUnavailable, or StorageUnavailable if the database is closed.
@@ -132,7 +139,12 @@ class PostgresDatabase:
         if not self._accepting or pool is None:
             raise StorageUnavailable("database is not open")
         try:
-            async with pool.acquire(timeout=self._timeout) as conn, conn.transaction():
+            async with (
+                pool.acquire(timeout=self._timeout) as conn,
+                conn.transaction(
+                    isolation="repeatable_read" if read_only else None, readonly=read_only
+                ),
+            ):
                 return await fn(conn)
         except Exception as exc:
             mapped = map_error(exc)

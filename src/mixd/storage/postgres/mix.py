@@ -78,7 +78,7 @@ class PostgresMixStore:
             )
             return None if row is None else _channel(row)
 
-        return await self._db.run(job)
+        return await self._db.run(job, read_only=True)
 
     async def list_channels(self, service: str, after: str | None, limit: int) -> list[Channel]:
         if limit <= 0:
@@ -95,7 +95,7 @@ class PostgresMixStore:
             )
             return [_channel(row) for row in rows]
 
-        return await self._db.run(job)
+        return await self._db.run(job, read_only=True)
 
     async def delete_channel(self, jid: str) -> None:
         async def job(conn: Connection) -> None:
@@ -128,7 +128,7 @@ class PostgresMixStore:
             )
             return [_participant(row) for row in rows]
 
-        return await self._db.run(job)
+        return await self._db.run(job, read_only=True)
 
     async def join(self, participant: Participant) -> None:
         p = participant

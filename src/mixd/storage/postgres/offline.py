@@ -48,7 +48,7 @@ class PostgresOfflineStore:
                 for row in rows
             ]
 
-        return await self._db.run(fetch)
+        return await self._db.run(fetch, read_only=True)
 
     async def delete(self, owner: str, ids: Sequence[int]) -> None:
         id_list = list(ids)
@@ -67,4 +67,4 @@ class PostgresOfflineStore:
             n = await conn.fetchval("SELECT COUNT(*) FROM offline_messages WHERE owner = $1", owner)
             return int(n)
 
-        return await self._db.run(count)
+        return await self._db.run(count, read_only=True)

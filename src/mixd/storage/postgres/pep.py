@@ -61,14 +61,14 @@ class PostgresPepStore:
             )
             return [PepNode(row["node"], _config(row)) for row in rows]
 
-        return await self._db.run(job)
+        return await self._db.run(job, read_only=True)
 
     async def node(self, host: str, username: str, node: str) -> PepNode | None:
         async def job(conn: Connection) -> PepNode | None:
             found = await _node(conn, host, username, node)
             return None if found is None else PepNode(node, found[1])
 
-        return await self._db.run(job)
+        return await self._db.run(job, read_only=True)
 
     async def create(self, host: str, username: str, node: str, config: NodeConfig) -> None:
         async def job(conn: Connection) -> None:
@@ -152,7 +152,7 @@ class PostgresPepStore:
                 rows = newest[::-1]
             return NodeItems(PepNode(node, config), tuple(_item(row) for row in rows))
 
-        return await self._db.run(job)
+        return await self._db.run(job, read_only=True)
 
     async def configure(
         self, host: str, username: str, node: str, change: ConfigChange
@@ -201,7 +201,7 @@ class PostgresPepStore:
 
         if not unique:
             return []
-        return await self._db.run(job)
+        return await self._db.run(job, read_only=True)
 
     async def vcard(self, host: str, username: str) -> str | None:
         async def job(conn: Connection) -> str | None:
@@ -210,7 +210,7 @@ class PostgresPepStore:
             )
             return None if vcard is None else str(vcard)
 
-        return await self._db.run(job)
+        return await self._db.run(job, read_only=True)
 
     async def set_vcard(self, host: str, username: str, vcard: str) -> None:
         async def job(conn: Connection) -> None:

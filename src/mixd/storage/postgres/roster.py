@@ -71,13 +71,13 @@ class PostgresRosterStore:
             items = tuple(_item(row, tuple(groups.get(row["jid"], ()))) for row in rows)
             return Roster(await _version(conn, host, username), items)
 
-        return await self._db.run(job)
+        return await self._db.run(job, read_only=True)
 
     async def get(self, host: str, username: str, jid: str) -> RosterItem | None:
         async def job(conn: Connection) -> RosterItem | None:
             return await _load(conn, host, username, jid)
 
-        return await self._db.run(job)
+        return await self._db.run(job, read_only=True)
 
     async def update(
         self, host: str, username: str, jid: str, change: RosterUpdate
@@ -133,7 +133,7 @@ class PostgresRosterStore:
             assert isinstance(stamp, datetime)
             return LastPresence(str(row["stanza"]), stamp)
 
-        return await self._db.run(job)
+        return await self._db.run(job, read_only=True)
 
 
 async def _version(conn: Connection, host: str, username: str) -> int:
