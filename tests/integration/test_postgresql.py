@@ -1,6 +1,7 @@
 """The server on the PostgreSQL backend with real slixmpp clients: login,
 a chat message, the sender reads it back through MAM, and it is still there
-after a restart on the same database; and `mixd user` on that backend."""
+after a restart on the same database; a MIX channel message in a
+participant's archive (an archive feed); and `mixd user` on that backend."""
 
 from __future__ import annotations
 
@@ -16,6 +17,9 @@ from mixd.storage.postgres.database import PostgresDatabase
 from tests.helpers import TIMEOUT, ServerHandle
 from tests.integration.test_cli import mixd
 from tests.mam_client import MAM_PLUGINS, collect, mam_query, stanza_ids
+from tests.mix_client import SERVICE, Inbox, create
+from tests.pam_client import client_join, pam_client
+from tests.pam_client import stanza_ids as pam_stanza_ids
 from tests.pg_cluster import Cluster
 
 PW = "pw"
@@ -60,6 +64,24 @@ async def test_chat_message_archived_in_postgresql(dsn: str, server_factory: Any
     again = await start(server_factory, dsn)
     alice = await again.client("alice@localhost/home", PW, plugins=MAM_PLUGINS)
     assert (await mam_query(alice, max=10)).bodies == ["hello over postgres"]
+
+
+async def test_channel_message_reaches_participant_archive(dsn: str, server_factory: Any) -> None:
+    server = await start(server_factory, dsn)
+    channel = f"coven@{SERVICE}"
+    for name in ("hag66", "hecate"):
+        await server.add_user(f"{name}@localhost", f"pw-{name}")
+    hag = await pam_client(server, "hag66@localhost/r", "pw-hag66")
+    hecate = await pam_client(server, "hecate@localhost/r", "pw-hecate")
+    await create(hag, "coven")
+    await client_join(hag, channel, "third witch")
+    await client_join(hecate, channel, "top witch")
+    got = Inbox(hecate, kind="groupchat")
+    hag.send_message(mto=channel, mbody="hello coven", mtype="groupchat")
+    [message] = await got.wait(1)
+    own_id = pam_stanza_ids(message)["hecate@localhost"]
+    page = await mam_query(hecate, fields={"with": channel})
+    assert page.ids == [own_id] and page.bodies == ["hello coven"]
 
 
 def config_file(tmp_path: Path, dsn: str) -> Path:
