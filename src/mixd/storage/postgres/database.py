@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from typing import TypeAlias, TypeVar
+from typing import NoReturn, TypeAlias, TypeVar
 
 import asyncpg
 from asyncpg import exceptions as pgerrors
@@ -62,6 +62,14 @@ def map_error(exc: BaseException) -> BaseException:
     return mapped
 
 
+def _raise_mapped(exc: Exception) -> NoReturn:
+    """Raise `exc`, or the StorageUnavailable it maps to (caused by it)."""
+    mapped = map_error(exc)
+    if mapped is exc:
+        raise exc
+    raise mapped from exc
+
+
 class PostgresDatabase:
     """A PostgreSQL database behind a connection pool; `run` is the only way to touch it."""
 
@@ -99,14 +107,14 @@ class PostgresDatabase:
                 command_timeout=self._timeout,
             )
         except Exception as exc:
-            raise map_error(exc) from exc
+            _raise_mapped(exc)
         try:
             async with pool.acquire(timeout=self._timeout) as conn:
                 await apply_migrations(conn)
         except BaseException as exc:
             await pool.close()
             if isinstance(exc, Exception):
-                raise map_error(exc) from exc
+                _raise_mapped(exc)
             raise
         self._pool = pool
         self._accepting = True
@@ -147,7 +155,4 @@ class PostgresDatabase:
             ):
                 return await fn(conn)
         except Exception as exc:
-            mapped = map_error(exc)
-            if mapped is exc:
-                raise
-            raise mapped from exc
+            _raise_mapped(exc)
