@@ -4,7 +4,7 @@ certificates, and real slixmpp clients connected to it."""
 from __future__ import annotations
 
 import ssl
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +13,25 @@ import trustme
 
 from mixd.app import App
 from mixd.config import parse_config
+from tests import pg_cluster
 from tests.helpers import ServerHandle
+
+
+@pytest.fixture(scope="session")
+def postgres_cluster() -> Iterator[pg_cluster.Cluster]:
+    """One throwaway PostgreSQL server for the session (see tests/pg_cluster.py);
+    started only when a test asks for it."""
+    bindir = pg_cluster.find_bindir()
+    if bindir is None:
+        pg_cluster.unavailable(
+            "PostgreSQL server binaries not found in /usr/lib/postgresql/*/bin"
+            " (apt-get install postgresql, or set MIXD_POSTGRES_BIN)"
+        )
+    cluster = pg_cluster.start(bindir)
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
 
 
 @pytest.fixture(scope="session")

@@ -9,6 +9,7 @@ import signal
 import ssl
 import sys
 from dataclasses import dataclass, field, replace
+from urllib.parse import urlsplit
 
 from mixd.config import Config
 from mixd.core.admission import Admission
@@ -26,6 +27,13 @@ from mixd.services.mam import MamLimits, MamModule
 from mixd.services.mix import rules as mix_rules
 from mixd.services.mix.module import MixModule
 from mixd.services.mix.service import Settings as MixSettings
+from mixd.storage.postgres.accounts import PostgresAccountStore
+from mixd.storage.postgres.archive import PostgresArchiveStore
+from mixd.storage.postgres.database import PostgresDatabase
+from mixd.storage.postgres.mix import PostgresMixStore
+from mixd.storage.postgres.offline import PostgresOfflineStore
+from mixd.storage.postgres.pep import PostgresPepStore
+from mixd.storage.postgres.roster import PostgresRosterStore
 from mixd.storage.sqlite.accounts import SQLiteAccountStore
 from mixd.storage.sqlite.archive import SQLiteArchiveStore
 from mixd.storage.sqlite.database import SQLiteDatabase
@@ -50,8 +58,33 @@ def setup_logging(config: Config) -> None:
     )
 
 
-def open_database(config: Config) -> SQLiteDatabase:
+Database = SQLiteDatabase | PostgresDatabase
+
+
+def open_database(config: Config) -> Database:
+    storage = config.storage
+    if storage.backend == "postgresql":
+        return PostgresDatabase(
+            storage.postgresql_dsn,
+            pool_size=storage.postgresql_pool_size,
+            timeout=storage.postgresql_timeout,
+        )
     return SQLiteDatabase(config.sqlite_path)
+
+
+def database_label(config: Config) -> str:
+    """Where the data lives, for the log: the SQLite file, or the PostgreSQL
+    URL's host and database only (user, password and parameters left out)."""
+    if config.storage.backend != "postgresql":
+        return str(config.sqlite_path)
+    url = urlsplit(config.storage.postgresql_dsn)
+    host = url.netloc.rpartition("@")[2]
+    return f"{url.scheme}://{host}{url.path}"
+
+
+def stores(db: Database) -> Stores:
+    """Every storage contract, on the backend `db` belongs to."""
+    return postgres_stores(db) if isinstance(db, PostgresDatabase) else sqlite_stores(db)
 
 
 def sqlite_stores(db: SQLiteDatabase) -> Stores:
@@ -63,6 +96,18 @@ def sqlite_stores(db: SQLiteDatabase) -> Stores:
         offline=SQLiteOfflineStore(db),
         pep=SQLitePepStore(db),
         roster=SQLiteRosterStore(db),
+    )
+
+
+def postgres_stores(db: PostgresDatabase) -> Stores:
+    """Every storage contract, on the PostgreSQL backend."""
+    return Stores(
+        accounts=PostgresAccountStore(db),
+        archive=PostgresArchiveStore(db),
+        mix=PostgresMixStore(db),
+        offline=PostgresOfflineStore(db),
+        pep=PostgresPepStore(db),
+        roster=PostgresRosterStore(db),
     )
 
 
@@ -108,7 +153,7 @@ class App:
     config: Config
     ssl_context: ssl.SSLContext | None = None  # default: from [tls] or a generated cert
     server: Server | None = None
-    db: SQLiteDatabase | None = None
+    db: Database | None = None
     c2s_port: int = 0
     direct_tls_port: int = 0
     policy: ConnectionPolicy | None = None
@@ -122,7 +167,7 @@ class App:
         sessions = SessionManager(
             config.c2s.max_resources_per_account, config.c2s.resource_conflict
         )
-        self.server = Server(hosts, sessions, sqlite_stores(self.db))
+        self.server = Server(hosts, sessions, stores(self.db))
         self.server.scram_iterations = config.auth.scram_iterations
         for module_type in DEFAULT_MODULES:
             await self.server.load(build_module(module_type, self.server, config))
@@ -169,7 +214,7 @@ class App:
             hosts=",".join(sorted(hosts)),
             c2s=self.c2s_port,
             direct_tls=self.direct_tls_port or None,
-            database=config.sqlite_path,
+            database=database_label(config),
         )
 
     def _tls_context(self) -> ssl.SSLContext:

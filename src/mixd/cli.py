@@ -9,11 +9,10 @@ import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-from mixd.app import open_database, run
+from mixd.app import open_database, run, stores
 from mixd.config import Config, ConfigError, load_config
 from mixd.services.accounts import AccountError, AccountService
 from mixd.storage.errors import AccountExists, AccountNotFound, StorageError
-from mixd.storage.sqlite.accounts import SQLiteAccountStore
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -59,7 +58,7 @@ async def _with_accounts(
     await db.open()
     try:
         service = AccountService(
-            SQLiteAccountStore(db), frozenset(config.server.hosts), config.auth.scram_iterations
+            stores(db).accounts, frozenset(config.server.hosts), config.auth.scram_iterations
         )
         await action(service)
     finally:

@@ -107,10 +107,14 @@ class AuthConfig:
 
 @dataclass(frozen=True, slots=True)
 class StorageConfig:
-    """[storage]: None for sqlite_path means ``<data_dir>/mixd.sqlite``."""
+    """[storage]: None for sqlite_path means ``<data_dir>/mixd.sqlite``; the
+    postgresql_* options apply to backend = "postgresql" (dsn required)."""
 
-    backend: Literal["sqlite"] = "sqlite"
+    backend: Literal["sqlite", "postgresql"] = "sqlite"
     sqlite_path: Path | None = None
+    postgresql_dsn: str = ""
+    postgresql_pool_size: Annotated[int, Bound(ge=1, le=1000)] = 10
+    postgresql_timeout: Seconds = 10.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -222,6 +226,8 @@ def _check_across(config: Config) -> None:
         raise ConfigError("c2s.max_output_buffer: must be at least c2s.max_stanza_bytes")
     if c2s.port != 0 and c2s.direct_tls_port == c2s.port:
         raise ConfigError("c2s.direct_tls_port: must differ from c2s.port")
+    if config.storage.backend == "postgresql" and not config.storage.postgresql_dsn.strip():
+        raise ConfigError('storage.postgresql_dsn: must be set when storage.backend = "postgresql"')
     if (tls.certificate is None) != (tls.key is None):
         unset, other = ("key", "certificate") if tls.key is None else ("certificate", "key")
         raise ConfigError(f"tls.{unset}: must be set when tls.{other} is set")

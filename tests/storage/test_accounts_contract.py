@@ -10,8 +10,10 @@ import pytest
 from mixd.storage.contracts.accounts import AccountStore, ScramCredential
 from mixd.storage.errors import AccountExists, AccountNotFound
 from mixd.storage.memory.accounts import MemoryAccountStore
+from mixd.storage.postgres.accounts import PostgresAccountStore
 from mixd.storage.sqlite.accounts import SQLiteAccountStore
 from mixd.storage.sqlite.database import SQLiteDatabase
+from tests.pg_cluster import postgres_database
 
 HOST = "example.org"
 
@@ -31,10 +33,14 @@ CREDS = (cred("SCRAM-SHA-256", 1, 10_000), cred("SCRAM-SHA-1", 2, 4096))
 OTHER_CREDS = (cred("SCRAM-SHA-1", 3, 8192), cred("SCRAM-SHA-256", 4, 20_000))
 
 
-@pytest.fixture(params=["memory", "sqlite"])
+@pytest.fixture(params=["memory", "sqlite", "postgresql"])
 async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[AccountStore]:
     if request.param == "memory":
         yield MemoryAccountStore()
+        return
+    if request.param == "postgresql":
+        async with postgres_database(request) as pg:
+            yield PostgresAccountStore(pg)
         return
     db = SQLiteDatabase(tmp_path / "mixd.sqlite")
     await db.open()

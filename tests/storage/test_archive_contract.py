@@ -22,8 +22,11 @@ from mixd.storage.contracts.archive import (
     new_id,
 )
 from mixd.storage.memory.archive import MemoryArchiveStore
+from mixd.storage.postgres.archive import PostgresArchiveStore
+from mixd.storage.postgres.database import Connection
 from mixd.storage.sqlite.archive import SQLiteArchiveStore
 from mixd.storage.sqlite.database import SQLiteDatabase
+from tests.pg_cluster import postgres_database
 
 ALICE, BOB, CAROL = "alice@example.org", "bob@example.org", "carol@example.org"
 T0 = 1_700_000_000_000_000
@@ -35,7 +38,7 @@ class Backend:
     message_rows: Callable[[], Awaitable[int]]
 
 
-@pytest.fixture(params=["memory", "sqlite"])
+@pytest.fixture(params=["memory", "sqlite", "postgresql"])
 async def backend(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Backend]:
     if request.param == "memory":
         memory = MemoryArchiveStore()
@@ -44,6 +47,17 @@ async def backend(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterat
             return memory.message_count()
 
         yield Backend(memory, memory_rows)
+        return
+    if request.param == "postgresql":
+        async with postgres_database(request) as pg:
+
+            async def count(conn: Connection) -> int:
+                return int(await conn.fetchval("SELECT COUNT(*) FROM messages"))
+
+            async def postgres_rows() -> int:
+                return await pg.run(count)
+
+            yield Backend(PostgresArchiveStore(pg), postgres_rows)
         return
     db = SQLiteDatabase(tmp_path / "mixd.sqlite")
     await db.open()

@@ -21,8 +21,10 @@ from mixd.storage.contracts.mix import (
     Participant,
 )
 from mixd.storage.memory.mix import MemoryMixStore
+from mixd.storage.postgres.mix import PostgresMixStore
 from mixd.storage.sqlite.database import SQLiteDatabase
 from mixd.storage.sqlite.mix import SQLiteMixStore
+from tests.pg_cluster import postgres_database
 
 SERVICE = "mix.example.org"
 COFFEE = f"coffee@{SERVICE}"
@@ -48,10 +50,14 @@ def member(
     return replace(base, **changes)
 
 
-@pytest.fixture(params=["memory", "sqlite"])
+@pytest.fixture(params=["memory", "sqlite", "postgresql"])
 async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[MixStore]:
     if request.param == "memory":
         yield MemoryMixStore()
+        return
+    if request.param == "postgresql":
+        async with postgres_database(request) as pg:
+            yield PostgresMixStore(pg)
         return
     db = SQLiteDatabase(tmp_path / "mixd.sqlite")
     await db.open()

@@ -10,16 +10,22 @@ import pytest
 
 from mixd.storage.contracts.offline import OfflineStore
 from mixd.storage.memory.offline import MemoryOfflineStore
+from mixd.storage.postgres.offline import PostgresOfflineStore
 from mixd.storage.sqlite.database import SQLiteDatabase
 from mixd.storage.sqlite.offline import SQLiteOfflineStore
+from tests.pg_cluster import postgres_database
 
 NOW = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
 
 
-@pytest.fixture(params=["memory", "sqlite"])
+@pytest.fixture(params=["memory", "sqlite", "postgresql"])
 async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[OfflineStore]:
     if request.param == "memory":
         yield MemoryOfflineStore()
+        return
+    if request.param == "postgresql":
+        async with postgres_database(request) as pg:
+            yield PostgresOfflineStore(pg)
         return
     db = SQLiteDatabase(tmp_path / "mixd.sqlite")
     await db.open()

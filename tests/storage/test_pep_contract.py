@@ -26,9 +26,12 @@ from mixd.storage.contracts.pep import (
 from mixd.storage.errors import AccountNotFound
 from mixd.storage.memory.accounts import MemoryAccountStore
 from mixd.storage.memory.pep import MemoryPepStore
+from mixd.storage.postgres.accounts import PostgresAccountStore
+from mixd.storage.postgres.pep import PostgresPepStore
 from mixd.storage.sqlite.accounts import SQLiteAccountStore
 from mixd.storage.sqlite.database import SQLiteDatabase
 from mixd.storage.sqlite.pep import SQLitePepStore
+from tests.pg_cluster import postgres_database
 
 HOST = "example.org"
 ALICE = (HOST, "alice")
@@ -44,13 +47,20 @@ class Backend:
     pep: PepStore
 
 
-@pytest.fixture(params=["memory", "sqlite"])
+@pytest.fixture(params=["memory", "sqlite", "postgresql"])
 async def backend(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Backend]:
     if request.param == "memory":
         accounts = MemoryAccountStore()
         for _, user in (ALICE, BOB):
             await accounts.create(HOST, user, ())
         yield Backend(accounts, MemoryPepStore(accounts))
+        return
+    if request.param == "postgresql":
+        async with postgres_database(request) as pg:
+            pg_accounts = PostgresAccountStore(pg)
+            for _, user in (ALICE, BOB):
+                await pg_accounts.create(HOST, user, ())
+            yield Backend(pg_accounts, PostgresPepStore(pg))
         return
     db = SQLiteDatabase(tmp_path / "mixd.sqlite")
     await db.open()

@@ -23,10 +23,13 @@ from mixd.storage.contracts.roster import (
 from mixd.storage.errors import AccountNotFound
 from mixd.storage.memory.accounts import MemoryAccountStore
 from mixd.storage.memory.roster import MemoryRosterStore
+from mixd.storage.postgres.accounts import PostgresAccountStore
+from mixd.storage.postgres.roster import PostgresRosterStore
 from mixd.storage.sqlite import migrations
 from mixd.storage.sqlite.accounts import SQLiteAccountStore
 from mixd.storage.sqlite.database import SQLiteDatabase
 from mixd.storage.sqlite.roster import SQLiteRosterStore
+from tests.pg_cluster import postgres_database
 
 HOST = "example.org"
 BOB = "bob@example.org"
@@ -39,12 +42,18 @@ class Backend:
     roster: RosterStore
 
 
-@pytest.fixture(params=["memory", "sqlite"])
+@pytest.fixture(params=["memory", "sqlite", "postgresql"])
 async def backend(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Backend]:
     if request.param == "memory":
         accounts = MemoryAccountStore()
         await accounts.create(HOST, "alice", ())
         yield Backend(accounts, MemoryRosterStore(accounts))
+        return
+    if request.param == "postgresql":
+        async with postgres_database(request) as pg:
+            pg_accounts = PostgresAccountStore(pg)
+            await pg_accounts.create(HOST, "alice", ())
+            yield Backend(pg_accounts, PostgresRosterStore(pg))
         return
     db = SQLiteDatabase(tmp_path / "mixd.sqlite")
     await db.open()

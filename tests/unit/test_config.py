@@ -67,6 +67,7 @@ def test_defaults(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         lockout=60.0,
     )
     assert config.storage == StorageConfig(backend="sqlite", sqlite_path=None)
+    assert (config.storage.postgresql_dsn, config.storage.postgresql_pool_size) == ("", 10)
     assert config.log == LogConfig(level="info", format="logfmt")
     assert config.sqlite_path == tmp_path / "mixd-data" / "mixd.sqlite"
     assert parse_config({}, "x", base_dir=tmp_path) == config
@@ -169,6 +170,22 @@ def test_relative_paths_without_file_use_cwd(
     assert config.sqlite_path == tmp_path / "s.db"
 
 
+def test_postgresql_backend() -> None:
+    storage = {
+        "backend": "postgresql",
+        "postgresql_dsn": "postgresql://mixd@db.example.org/mixd",
+        "postgresql_pool_size": 4,
+        "postgresql_timeout": 2.5,
+    }
+    config = parse_config({"storage": storage}, "x")
+    assert config.storage == StorageConfig(
+        backend="postgresql",
+        postgresql_dsn="postgresql://mixd@db.example.org/mixd",
+        postgresql_pool_size=4,
+        postgresql_timeout=2.5,
+    )
+
+
 def test_relative_paths_against_file_dir_with_default_data_dir(tmp_path: Path) -> None:
     config = load_config(_write(tmp_path / "conf" / "m.toml", "[log]\nlevel = 'error'\n"))
     assert config.server.data_dir == tmp_path / "conf" / "mixd-data"
@@ -235,6 +252,8 @@ def test_home_is_expanded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> No
         # paths and cross-option rules
         ("[server]\ndata_dir = ''", "server.data_dir: must not be empty"),
         ("[tls]\ncertificate = 'c.pem'", "tls.key: must be set when tls.certificate is set"),
+        ("[storage]\nbackend = 'postgresql'", "storage.postgresql_dsn: must be set when"),
+        ("[storage]\npostgresql_pool_size = 0", "storage.postgresql_pool_size: expected an"),
         ("[tls]\nkey = 'k.pem'", "tls.certificate: must be set when tls.key is set"),
         (
             "[c2s]\nmax_stanza_bytes = 4096\nmax_stanza_bytes_preauth = 8192",

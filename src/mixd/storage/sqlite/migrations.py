@@ -7,28 +7,15 @@ other SQL backends so one version means one schema everywhere.
 from __future__ import annotations
 
 import sqlite3
-from importlib import resources
 
 from mixd.storage.errors import SchemaTooNew
-
-
-def _load_migrations() -> tuple[tuple[int, str], ...]:
-    """Every `schema/NNNN_name.sql` file, in order; numbers must be 1..N (a gap
-    would let a database skip a migration that appears later)."""
-    files = sorted(
-        (int(f.name.split("_", 1)[0]), f.read_text(encoding="utf-8"))
-        for f in resources.files("mixd.storage.sqlite").joinpath("schema").iterdir()
-        if f.name.endswith(".sql")
-    )
-    numbers = [number for number, _ in files]
-    if numbers != list(range(1, len(files) + 1)):
-        raise RuntimeError(f"schema migrations must be numbered 1..N, found {numbers}")
-    return tuple(files)
-
+from mixd.storage.migration_files import load_migrations
 
 # One file per migration under schema/, so features add theirs without
 # touching each other's.
-MIGRATIONS: tuple[tuple[int, str], ...] = _load_migrations()
+MIGRATIONS: tuple[tuple[int, str], ...] = tuple(
+    (number, sql) for number, _, sql in load_migrations("mixd.storage.sqlite")
+)
 
 LATEST_VERSION = MIGRATIONS[-1][0]
 

@@ -1,0 +1,414 @@
+"""ArchiveStore on PostgreSQL (schema: migrations 3 and 8).
+
+An archive is its own entries plus, through `archive_feeds`, the spans of
+followed archives' entries (by seq, which the identity sequence never
+reuses): every query reads the `_VISIBLE` union, answered from the
+(owner, ts, seq) and (owner, seq) indexes.
+
+Concurrent transactions take sequence values in one order and commit in
+another, so a span's bound would not split a feed's entries into "committed
+before" and "after" by itself. Writers of an archive's entries therefore hold
+a shared advisory lock on that archive until they commit, and `follow`,
+`unfollow` and `delete_owner` an exclusive one on the feed: a bound is taken
+only when no entry of the feed is in flight. Stores of one sender's origin-id
+are serialized the same way, so a resent message is found even when both
+copies arrive at once.
+
+Every value reaches SQL as a parameter; the only text assembled at run time
+is a fixed set of conditions with their `$n` placeholders, so filter input
+(JIDs, ids, SQL metacharacters, LIKE wildcards) cannot change a statement.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import asyncpg
+
+from mixd.storage.contracts.archive import (
+    ArchiveItem,
+    ArchiveItemNotFound,
+    ArchiveMessageNotFound,
+    ArchivePage,
+    ArchiveQuery,
+    Bounds,
+    DefaultMode,
+    Direction,
+    MessageRecord,
+    NewEntry,
+    Prefs,
+    Stored,
+    new_id,
+)
+from mixd.storage.postgres.database import Connection, PostgresDatabase
+
+_INSERT_MESSAGE = """
+    INSERT INTO messages (id, xml, ts, sender, type, origin_id) VALUES ($1, $2, $3, $4, $5, $6)
+    RETURNING seq
+"""
+_INSERT_ENTRY = """
+    INSERT INTO archive_entries (id, owner, message, with_jid, with_resource, direction, ts)
+    VALUES ($1, $2, $3, $4, $5, $6, $7)
+"""
+# One archive ($1: the owner): its own entries and those it follows.
+_VISIBLE = """(
+    SELECT id, ts, seq, with_jid, with_resource, direction, message
+    FROM archive_entries WHERE owner = $1
+    UNION ALL
+    SELECT x.id, x.ts, x.seq, f.feed, x.with_resource, 'in', x.message
+    FROM archive_feeds f JOIN archive_entries x
+        ON x.owner = f.feed AND x.seq >= f.from_seq
+        AND (f.to_seq IS NULL OR x.seq < f.to_seq)
+    WHERE f.owner = $1
+) e"""
+_ITEM_COLUMNS = f"""
+    SELECT e.id, e.ts, e.seq, e.with_jid, e.with_resource, e.direction,
+        m.id AS message_id, m.xml
+    FROM {_VISIBLE} JOIN messages m ON m.seq = e.message
+"""
+_ASC = " ORDER BY e.ts, e.seq"
+_DESC = " ORDER BY e.ts DESC, e.seq DESC"
+
+# A seq no entry will ever have, above every entry committed so far.
+_NEXT_SEQ = "SELECT nextval(pg_get_serial_sequence('archive_entries', 'seq'))"
+_LOCK_ARCHIVES_SHARED = """
+    SELECT pg_advisory_xact_lock_shared(hashtextextended('archive:' || owner, 0))
+    FROM unnest($1::text[]) AS owner
+"""
+_LOCK_ARCHIVE = "SELECT pg_advisory_xact_lock(hashtextextended('archive:' || $1, 0))"
+_LOCK_ORIGIN = "SELECT pg_advisory_xact_lock(hashtextextended('origin:' || $1 || ' ' || $2, 0))"
+# The feed has no entry at or after the span's end: the span can go on.
+_RESUME_SPAN = """
+    UPDATE archive_feeds f SET to_seq = NULL
+    WHERE f.owner = $1 AND f.feed = $2
+        AND f.from_seq = (SELECT max(from_seq) FROM archive_feeds WHERE owner = $1 AND feed = $2)
+        AND NOT EXISTS (SELECT 1 FROM archive_entries x WHERE x.owner = $2 AND x.seq >= f.to_seq)
+    RETURNING true
+"""
+
+
+class PostgresArchiveStore:
+    """Messages in `messages`, archives in `archive_entries` and
+    `archive_feeds`, preferences in `archive_prefs`."""
+
+    def __init__(self, db: PostgresDatabase) -> None:
+        self._db = db
+
+    async def store(self, message: MessageRecord, entries: Sequence[NewEntry]) -> Stored:
+        if not entries:
+            raise ValueError("a message needs at least one archive entry")
+        message_id = new_id()
+        entry_ids = tuple(new_id() for _ in entries)
+        values = (
+            message_id,
+            message.xml,
+            message.timestamp,
+            message.sender,
+            message.type,
+            message.origin_id,
+        )
+
+        async def job(conn: Connection) -> Stored:
+            if message.origin_id is not None:
+                await conn.execute(_LOCK_ORIGIN, message.sender, message.origin_id)
+                earlier = await _earlier_copy(conn, message, entries)
+                if earlier is not None:
+                    return earlier
+            await _lock_owners(conn, entries)
+            seq = await conn.fetchval(_INSERT_MESSAGE, *values)
+            await _insert_entries(conn, int(seq), entries, entry_ids)
+            return Stored(message_id, entry_ids)
+
+        return await self._db.run(job)
+
+    async def add_entries(self, message_id: str, entries: Sequence[NewEntry]) -> tuple[str, ...]:
+        entry_ids = tuple(new_id() for _ in entries)
+
+        async def job(conn: Connection) -> tuple[str, ...]:
+            seq = await conn.fetchval("SELECT seq FROM messages WHERE id = $1", message_id)
+            if seq is None:
+                raise ArchiveMessageNotFound(message_id)
+            await _lock_owners(conn, entries)
+            await _insert_entries(conn, int(seq), entries, entry_ids)
+            return entry_ids
+
+        return await self._db.run(job)
+
+    async def query(self, query: ArchiveQuery) -> ArchivePage:
+        async def job(conn: Connection) -> ArchivePage:
+            return await _query(conn, query)
+
+        return await self._db.run(job, read_only=True)
+
+    async def bounds(self, owner: str) -> Bounds:
+        async def job(conn: Connection) -> Bounds:
+            ends = []
+            for order in (_ASC, _DESC):
+                row = await conn.fetchrow(_ITEM_COLUMNS + order + " LIMIT 1", owner)
+                ends.append(None if row is None else _item(row))
+            return Bounds(ends[0], ends[1])
+
+        return await self._db.run(job, read_only=True)
+
+    async def get_prefs(self, owner: str) -> Prefs:
+        async def job(conn: Connection) -> Prefs:
+            row = await conn.fetchrow(
+                "SELECT default_mode, always, never FROM archive_prefs WHERE owner = $1", owner
+            )
+            if row is None:
+                return Prefs()
+            return Prefs(
+                DefaultMode(row["default_mode"]), tuple(row["always"]), tuple(row["never"])
+            )
+
+        return await self._db.run(job, read_only=True)
+
+    async def set_prefs(self, owner: str, prefs: Prefs) -> None:
+        async def job(conn: Connection) -> None:
+            await conn.execute(
+                "INSERT INTO archive_prefs (owner, default_mode, always, never)"
+                " VALUES ($1, $2, $3, $4)"
+                " ON CONFLICT (owner) DO UPDATE SET default_mode = excluded.default_mode,"
+                " always = excluded.always, never = excluded.never",
+                owner,
+                str(prefs.default),
+                list(prefs.always),
+                list(prefs.never),
+            )
+
+        await self._db.run(job)
+
+    async def follow(self, owner: str, feed: str) -> None:
+        async def job(conn: Connection) -> None:
+            await conn.execute(_LOCK_ARCHIVE, feed)
+            following = await conn.fetchval(
+                "SELECT 1 FROM archive_feeds WHERE owner = $1 AND feed = $2 AND to_seq IS NULL",
+                owner,
+                feed,
+            )
+            if following is not None or await conn.fetchval(_RESUME_SPAN, owner, feed):
+                return
+            await conn.execute(
+                f"INSERT INTO archive_feeds (owner, feed, from_seq) VALUES ($1, $2, ({_NEXT_SEQ}))",
+                owner,
+                feed,
+            )
+
+        await self._db.run(job)
+
+    async def unfollow(self, owner: str, feed: str) -> None:
+        async def job(conn: Connection) -> None:
+            await conn.execute(_LOCK_ARCHIVE, feed)
+            ended = await conn.fetchrow(
+                f"UPDATE archive_feeds SET to_seq = ({_NEXT_SEQ})"
+                " WHERE owner = $1 AND feed = $2 AND to_seq IS NULL"
+                " RETURNING from_seq, to_seq",
+                owner,
+                feed,
+            )
+            if ended is None:
+                return
+            # A span that showed nothing is dropped.
+            await conn.execute(
+                "DELETE FROM archive_feeds f WHERE owner = $1 AND feed = $2 AND from_seq = $3"
+                " AND NOT EXISTS (SELECT 1 FROM archive_entries x"
+                " WHERE x.owner = $2 AND x.seq >= $3 AND x.seq < $4)",
+                owner,
+                feed,
+                ended["from_seq"],
+                ended["to_seq"],
+            )
+
+        await self._db.run(job)
+
+    async def followers(self, feed: str) -> frozenset[str]:
+        async def job(conn: Connection) -> frozenset[str]:
+            rows = await conn.fetch(
+                "SELECT owner FROM archive_feeds WHERE feed = $1 AND to_seq IS NULL", feed
+            )
+            return frozenset(str(row["owner"]) for row in rows)
+
+        return await self._db.run(job, read_only=True)
+
+    async def delete_owner(self, owner: str) -> int:
+        async def job(conn: Connection) -> int:
+            await conn.execute(_LOCK_ARCHIVE, owner)
+            await _copy_to_followers(conn, owner)
+            await conn.execute("DELETE FROM archive_feeds WHERE owner = $1 OR feed = $1", owner)
+            removed = await conn.fetch(
+                "DELETE FROM archive_entries WHERE owner = $1 RETURNING message", owner
+            )
+            await conn.execute(
+                "DELETE FROM messages m WHERE m.seq = ANY($1::bigint[])"
+                " AND NOT EXISTS (SELECT 1 FROM archive_entries x WHERE x.message = m.seq)",
+                list({row["message"] for row in removed}),
+            )
+            await conn.execute("DELETE FROM archive_prefs WHERE owner = $1", owner)
+            return len(removed)
+
+        return await self._db.run(job)
+
+
+async def _lock_owners(conn: Connection, entries: Sequence[NewEntry]) -> None:
+    """Hold off `follow`/`unfollow` of these archives until this commit.
+    Locks are taken in one (sorted) order, so writers cannot deadlock."""
+    await conn.execute(_LOCK_ARCHIVES_SHARED, sorted({e.owner for e in entries}))
+
+
+async def _earlier_copy(
+    conn: Connection, message: MessageRecord, entries: Sequence[NewEntry]
+) -> Stored | None:
+    """The message this sender stored before under the same origin-id, with
+    an entry for every (owner, with) wanted now; None if there is none."""
+    candidates = await conn.fetch(
+        "SELECT seq, id FROM messages WHERE sender = $1 AND origin_id = $2 ORDER BY seq",
+        message.sender,
+        message.origin_id,
+    )
+    wanted = [(e.owner, e.with_jid) for e in entries]
+    for candidate in candidates:
+        rows = await conn.fetch(
+            "SELECT owner, with_jid, id FROM archive_entries WHERE message = $1 ORDER BY seq",
+            candidate["seq"],
+        )
+        held = {(str(row["owner"]), str(row["with_jid"])): str(row["id"]) for row in rows}
+        if all(key in held for key in wanted):
+            ids = tuple(held[key] for key in wanted)
+            holders = frozenset(owner for owner, _ in held)
+            return Stored(str(candidate["id"]), ids, duplicate=True, holders=holders)
+    return None
+
+
+async def _copy_to_followers(conn: Connection, feed: str) -> None:
+    """What followers of `feed` were shown becomes their own entries."""
+    rows = await conn.fetch(
+        """
+        SELECT f.owner, x.message, x.with_resource, x.ts
+        FROM archive_feeds f JOIN archive_entries x
+            ON x.owner = f.feed AND x.seq >= f.from_seq
+            AND (f.to_seq IS NULL OR x.seq < f.to_seq)
+        WHERE f.feed = $1
+        ORDER BY x.seq
+        """,
+        feed,
+    )
+    await conn.executemany(
+        _INSERT_ENTRY,
+        [
+            (new_id(), row["owner"], row["message"], feed, row["with_resource"], "in", row["ts"])
+            for row in rows
+        ],
+    )
+
+
+async def _insert_entries(
+    conn: Connection, message: int, entries: Sequence[NewEntry], ids: tuple[str, ...]
+) -> None:
+    await conn.executemany(
+        _INSERT_ENTRY,
+        [
+            (
+                entry_id,
+                e.owner,
+                message,
+                e.with_jid,
+                e.with_resource,
+                str(e.direction),
+                e.timestamp,
+            )
+            for entry_id, e in zip(ids, entries, strict=True)
+        ],
+    )
+
+
+class _Params:
+    """Values bound to a statement under construction, each as `$n`."""
+
+    def __init__(self, *values: Any) -> None:
+        self.values = list(values)
+
+    def add(self, value: Any) -> str:
+        self.values.append(value)
+        return f"${len(self.values)}"
+
+
+async def _count(conn: Connection, condition: str, params: _Params) -> int:
+    return int(await conn.fetchval("SELECT COUNT(*) FROM " + _VISIBLE + condition, *params.values))
+
+
+async def _position(conn: Connection, owner: str, item_id: str) -> tuple[int, int]:
+    row = await conn.fetchrow(
+        "SELECT e.ts, e.seq FROM " + _VISIBLE + " WHERE e.id = $2", owner, item_id
+    )
+    if row is None:
+        raise ArchiveItemNotFound(item_id)
+    return int(row["ts"]), int(row["seq"])
+
+
+async def _query(conn: Connection, q: ArchiveQuery) -> ArchivePage:
+    # The full result set: these conditions, ANDed ($1 is the owner).
+    params = _Params(q.owner)
+    where = ["true"]
+    for column, value in (
+        ("e.with_jid", q.with_jid),
+        ("e.with_resource", q.with_resource),
+    ):
+        if value is not None:
+            where.append(f"{column} = {params.add(value)}")
+    for condition, bound in (("e.ts >=", q.start), ("e.ts <=", q.end)):
+        if bound is not None:
+            where.append(f"{condition} {params.add(bound)}")
+    for operator, item_id in ((">", q.after_id), ("<", q.before_id)):
+        if item_id is not None:
+            ts, seq = await _position(conn, q.owner, item_id)
+            where.append(f"(e.ts, e.seq) {operator} ({params.add(ts)}, {params.add(seq)})")
+    if q.ids:
+        for item_id in q.ids:
+            await _position(conn, q.owner, item_id)
+        where.append(f"e.id = ANY({params.add(list(q.ids))}::text[])")
+    full = " WHERE " + " AND ".join(where)
+    count = await _count(conn, full, params)
+
+    # The page within it: after a cursor, from an index, or before a cursor / the end.
+    page = _Params(*params.values)
+    condition, cursor = full, None
+    if q.from_end and q.before:
+        cursor = await _position(conn, q.owner, q.before)
+        condition += f" AND (e.ts, e.seq) < ({page.add(cursor[0])}, {page.add(cursor[1])})"
+    elif not q.from_end and q.after is not None:
+        cursor = await _position(conn, q.owner, q.after)
+        condition += f" AND (e.ts, e.seq) > ({page.add(cursor[0])}, {page.add(cursor[1])})"
+    offset = 0 if q.from_end or cursor is not None else (q.index or 0)
+    order = _DESC if q.from_end else _ASC
+    sql = (
+        _ITEM_COLUMNS
+        + condition
+        + order
+        + f" LIMIT {page.add(q.limit + 1)} OFFSET {page.add(offset)}"
+    )
+    rows = list(await conn.fetch(sql, *page.values))
+    complete = len(rows) <= q.limit
+    rows = rows[: q.limit]
+    if q.from_end:
+        rows.reverse()
+    first_index: int | None = None
+    if rows and cursor is None:
+        first_index = count - len(rows) if q.from_end else offset
+    elif rows:
+        before = _Params(*params.values)
+        first = f"({before.add(rows[0]['ts'])}, {before.add(rows[0]['seq'])})"
+        first_index = await _count(conn, full + f" AND (e.ts, e.seq) < {first}", before)
+    return ArchivePage(tuple(_item(row) for row in rows), count, first_index, complete)
+
+
+def _item(row: asyncpg.Record) -> ArchiveItem:
+    return ArchiveItem(
+        str(row["id"]),
+        str(row["message_id"]),
+        int(row["ts"]),
+        str(row["with_jid"]),
+        row["with_resource"],
+        Direction(row["direction"]),
+        str(row["xml"]),
+    )
