@@ -6,6 +6,7 @@ options and `open_target`."""
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import tempfile
 import tomllib
@@ -27,7 +28,10 @@ from bench.driver.accounts import (
 from bench.driver.client import Endpoint
 from bench.driver.server import ManagedServer, schema_dir
 
-CACHE_DIR = Path(__file__).resolve().parent.parent / ".cache"
+# MIXD_BENCH_CACHE moves it (the smoke tests use a temporary directory).
+CACHE_DIR = Path(
+    os.environ.get("MIXD_BENCH_CACHE") or Path(__file__).resolve().parent.parent / ".cache"
+)
 
 
 def say(text: str) -> None:
