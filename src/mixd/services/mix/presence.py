@@ -32,6 +32,8 @@ from mixd.services.mix.state import ChannelState
 from mixd.storage.contracts.mix import Participant
 from mixd.xml.element import Element
 
+MAX_ITEMS = 10_000  # clients in one channel's presence node
+
 
 def presence_element(state: ChannelState, entry: ClientPresence, available: bool) -> Element:
     """The presence the channel sends about `entry` (no `to`)."""
@@ -80,6 +82,8 @@ class ChannelPresence:
             return
         pid = self._participant_id(state, client)
         proxy = proxy_jid(state.jid, pid, state.channel.secret, client)
+        if state.presence.get(proxy) is None and len(state.presence) >= MAX_ITEMS:
+            return  # bounded: clients beyond it are not shown
         entry = ClientPresence(client, pid, proxy, strip_mix(stanza.element))
         state.presence.put(entry)
         await self._distribute(state, [entry], available=True)
