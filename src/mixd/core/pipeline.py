@@ -3,7 +3,8 @@
 Modules plug in here rather than subclassing the router: a `MessageStage`
 sees every message a local client sends and every message about to reach a
 local account, in registration order; a single `PresenceHandler` owns
-presence (roster subscriptions, broadcast, probes).
+presence (roster subscriptions, broadcast, probes), after any
+`PresenceStage` that claims a presence for a local account.
 
 Stages are awaited before the router goes on. That is how "acknowledged means
 stored" holds: a stage that archives a message returns only after the commit,
@@ -48,6 +49,14 @@ class MessageStage:
         """No session of `to` takes `stanza`; return True if it is handled
         (e.g. stored for later). Only asked for chat and normal messages."""
         return False
+
+
+class PresenceStage(Protocol):
+    async def claim(self, stanza: Stanza, to: JID) -> bool:
+        """Take over a presence to local account `to` (bare) before the
+        `PresenceHandler`: True when handled. MIX-PAM claims what channels
+        send, which is not a contact's presence (XEP-0405)."""
+        ...
 
 
 class PresenceHandler(Protocol):

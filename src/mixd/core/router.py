@@ -28,7 +28,7 @@ from mixd.codec.stanza import (
 from mixd.core.events import PresenceBroadcast
 from mixd.core.hooks import Hooks
 from mixd.core.module import IqRequest, Scope
-from mixd.core.pipeline import AlreadyHandled, MessageStage, PresenceHandler
+from mixd.core.pipeline import AlreadyHandled, MessageStage, PresenceHandler, PresenceStage
 from mixd.core.registry import ModuleRegistry
 from mixd.core.sessions import Session, SessionManager
 from mixd.errors import StanzaError, StanzaErrorCondition
@@ -57,6 +57,7 @@ class Router:
         self.services: dict[str, ServiceHandler] = {}
         self.message_stages: list[MessageStage] = []
         self.presence: PresenceHandler | None = None
+        self.presence_stages: list[PresenceStage] = []
         self._iq_ids = itertools.count(1)
         self._pending_iq: dict[str, tuple[JID, asyncio.Future[Element]]] = {}
 
@@ -123,13 +124,19 @@ class Router:
             error = StanzaError(StanzaErrorCondition.INTERNAL_SERVER_ERROR)
         else:
             return
-        if stanza.sender.resource is None and not stanza.is_error:
+        if self._routed_back(stanza.sender) and not stanza.is_error:
             # Sent on behalf of an account or a service (e.g. MIX-PAM's join
-            # from the user's bare JID): the error goes back the same way.
+            # from the user's bare JID, an IQ a channel relays from a proxy
+            # JID): the error goes back the same way.
             reply = stanza_error_reply(stanza, error)
             await self._route(self._stanza(reply), None)
         else:
             self.reply_error(stanza, error)
+
+    def _routed_back(self, sender: JID) -> bool:
+        """Whether answers to `sender` are routed rather than delivered to a
+        local session: a bare JID, or anything on a service domain."""
+        return sender.resource is None or sender.domain in self.services
 
     def reply_error(self, stanza: Stanza, error: StanzaError) -> None:
         if stanza.is_error:
@@ -216,19 +223,31 @@ class Router:
         if target is None:
             raise StanzaError(_UNAVAILABLE)
         result = await target.handler(IqRequest(stanza, target.payload.decode(payload)))
-        self.deliver(stanza.sender, iq_result(stanza, result.encode() if result else None))
+        reply = iq_result(stanza, result.encode() if result else None)
+        if stanza.sender.domain in self.services:
+            await self.send(reply)  # e.g. a request a channel relays (XEP-0403)
+        else:
+            self.deliver(stanza.sender, reply)
 
     async def _to_bare(self, stanza: Stanza, to: JID) -> None:
         if stanza.kind is Kind.IQ:
             await self._iq(stanza, Scope.ACCOUNT)
         elif stanza.kind is Kind.MESSAGE:
             await self._message_to_bare(stanza, to)
+        elif await self._presence_claimed(stanza, to):
+            return
         elif self.presence is not None:
             await self.presence.inbound(stanza)
         else:
             for session in self.sessions.resources(to):
                 if session.available:
                     session.deliver(stanza.element)
+
+    async def _presence_claimed(self, stanza: Stanza, to: JID) -> bool:
+        for stage in self.presence_stages:
+            if await stage.claim(stanza, to):
+                return True
+        return False
 
     async def _message_to_bare(self, stanza: Stanza, to: JID) -> None:
         for stage in self.message_stages:

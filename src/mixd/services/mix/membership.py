@@ -90,13 +90,14 @@ class Membership:
     async def setnick(self, request: Request) -> Element | None:
         state, setnick = request.state(), SetNick.decode(request.payload)
         user = str(request.sender.bare)
-        _participant(state, user)
+        old = _participant(state, user)
         nick = self._free_nick(state, setnick.nick, user)
         try:
             await guarded(self.service.store.set_nick(str(state.jid), user, nick))
         except NickTaken:
             raise _conflict() from None
-        participant = state.renamed(user, nick)
+        participant = replace(old, nick=nick)
+        await self.service.set_participant(state, user, participant)
         await notify_participant(self.service, state, participant)
         return SetNick(nick, setnick.ns).encode()
 

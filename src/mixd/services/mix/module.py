@@ -1,5 +1,6 @@
-"""XEP-0369 MIX-CORE 0.14.6: the channel service module, one MixService per
-configured MIX domain, each assembled from its feature slices."""
+"""XEP-0369 MIX-CORE 0.14.6 and XEP-0403 MIX-PRESENCE 0.3.2: the channel
+service module, one MixService per configured MIX domain, each assembled
+from its feature slices."""
 
 from __future__ import annotations
 
@@ -9,10 +10,12 @@ from typing import TYPE_CHECKING
 from mixd.core.module import Module, Xep
 from mixd.services.mix.archive import ChannelArchive
 from mixd.services.mix.discovery import Discovery
+from mixd.services.mix.iq_relay import IqRelay
 from mixd.services.mix.lifecycle import Lifecycle
 from mixd.services.mix.membership import Membership
 from mixd.services.mix.messages import Messages
 from mixd.services.mix.nodes import Nodes
+from mixd.services.mix.presence import ChannelPresence
 from mixd.services.mix.service import MixService, Settings
 
 if TYPE_CHECKING:
@@ -34,12 +37,17 @@ def build_service(server: Server, domain: str, settings: Settings) -> MixService
     Messages(service)
     Nodes(service)
     ChannelArchive(service)
+    ChannelPresence(service)
+    IqRelay(service)
     return service
 
 
 class MixModule(Module):
     name = "mix"
-    xeps = (Xep(369, "0.14.6"),)
+    xeps = (
+        Xep(369, "0.14.6"),
+        Xep(403, "0.3.2", "presence node kept in memory; no presence probes at start-up"),
+    )
 
     def __init__(self, server: Server, domains: tuple[str, ...], settings: Settings) -> None:
         super().__init__(server)

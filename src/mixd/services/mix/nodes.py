@@ -73,6 +73,8 @@ class Nodes:
             for participant in state.participants.values():
                 item = items.add(NS.PUBSUB, "item", {"id": participant.id})
                 item.append(participant_element(participant.nick, participant.jid))
+        elif (reader := self.service.node_readers.get(node or "")) is not None:
+            reader(request, items)  # a node of another slice (MIX-PRESENCE)
         else:
             raise StanzaError(StanzaErrorCondition.ITEM_NOT_FOUND, "no such node")
         return result

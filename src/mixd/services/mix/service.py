@@ -48,6 +48,10 @@ class Request:
 
 
 Handler = Callable[[Request], Awaitable[Element | None]]
+# (channel, user, participant before, participant after; None: not one)
+ParticipantListener = Callable[
+    [ChannelState, str, Participant | None, Participant | None], Awaitable[None]
+]
 
 
 class LocalParticipants(Protocol):
@@ -95,6 +99,13 @@ class MixService:
         self.settings = settings
         self.handlers: dict[tuple[Target, str, str, str], Handler] = {}
         self.message_handlers: list[Callable[[Stanza, ChannelState], Awaitable[None]]] = []
+        # Slices beyond MIX-CORE (MIX-PRESENCE) take presence to a channel,
+        # stanzas to a participant's proxy JID ('<participant id>#<channel>'),
+        # reads of their nodes, and hear of every participation change.
+        self.presence_handler: Callable[[Stanza, ChannelState], Awaitable[None]] | None = None
+        self.proxy_handler: Callable[[Stanza, ChannelState, str], Awaitable[None]] | None = None
+        self.node_readers: dict[str, Callable[[Request, Element], None]] = {}
+        self.participant_listeners: list[ParticipantListener] = []
         self.local: LocalParticipants | None = None  # set by MIX-PAM
         self._channels: dict[str, ChannelState] = {}
 
@@ -137,6 +148,8 @@ class MixService:
             state.remove(user)
         if local is not None and was and not now:
             await guarded(local.unfollow(state, user))
+        for listener in self.participant_listeners:
+            await listener(state, user, old, participant)
 
     def add_channel(self, state: ChannelState) -> None:
         self._channels[str(state.jid)] = state
@@ -149,23 +162,42 @@ class MixService:
     async def receive(self, stanza: Stanza) -> None:
         to = stanza.to
         assert to is not None
-        if to.resource is not None:
-            # Private messages through proxy JIDs come with MIX-ANON.
-            raise StanzaError(StanzaErrorCondition.SERVICE_UNAVAILABLE)
         state = None
         if to.local is not None:
-            state = await self.channel(to)
+            state = await self.channel(to) if to.resource is None else None
             if state is None:
+                if await self._to_proxy(stanza, to):
+                    return
+                if to.resource is not None:
+                    # Private messages through proxy JIDs come with MIX-ANON.
+                    raise StanzaError(StanzaErrorCondition.SERVICE_UNAVAILABLE)
                 if stanza.kind is Kind.PRESENCE or stanza.is_error:
                     return
                 raise StanzaError(StanzaErrorCondition.ITEM_NOT_FOUND, "no such channel")
+        elif to.resource is not None:
+            raise StanzaError(StanzaErrorCondition.SERVICE_UNAVAILABLE)
         if stanza.kind is Kind.IQ:
             await self._iq(stanza, state)
+        elif stanza.kind is Kind.PRESENCE and state is not None:
+            if self.presence_handler is not None:
+                await self.presence_handler(stanza, state)
         elif stanza.kind is Kind.MESSAGE and state is not None and stanza.type == "groupchat":
             for handler in self.message_handlers:
                 await handler(stanza, state)
         elif stanza.kind is Kind.MESSAGE and not stanza.is_error:
             raise StanzaError(StanzaErrorCondition.BAD_REQUEST, "send groupchat messages")
+
+    async def _to_proxy(self, stanza: Stanza, to: JID) -> bool:
+        """Hand a stanza for a proxy JID of an existing channel to its slice."""
+        local = to.local or ""
+        pid, sep, name = local.partition("#")
+        if self.proxy_handler is None or not sep or not pid or not name:
+            return False
+        state = await self.channel(JID(name, to.domain, None))
+        if state is None:
+            return False
+        await self.proxy_handler(stanza, state, pid)
+        return True
 
     async def _iq(self, stanza: Stanza, state: ChannelState | None) -> None:
         if not stanza.is_request:

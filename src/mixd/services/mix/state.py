@@ -5,10 +5,11 @@ nick free). The store stays the source of truth: every change is written
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 from mixd.jid import JID
 from mixd.services.mix import rules
+from mixd.services.mix.presence_state import PRESENCE_NODES, PresencePolicy, PresenceTable
 from mixd.storage.contracts.mix import Channel, Participant
 
 
@@ -18,7 +19,9 @@ class ChannelState:
     jid: JID
     participants: dict[str, Participant] = field(default_factory=dict)  # by user bare JID
     nicks: dict[str, str] = field(default_factory=dict)  # nick key -> user bare JID
-    nodes: frozenset[str] = rules.CORE_NODES
+    nodes: frozenset[str] = rules.CORE_NODES | PRESENCE_NODES
+    presence: PresenceTable = field(default_factory=PresenceTable)  # MIX-PRESENCE, in memory
+    presence_policy: PresencePolicy = field(default_factory=PresencePolicy)
 
     @classmethod
     def load(cls, channel: Channel, participants: list[Participant]) -> ChannelState:
@@ -51,8 +54,3 @@ class ChannelState:
 
     def with_info(self, channel: Channel) -> None:
         self.channel = channel
-
-    def renamed(self, user: str, nick: str) -> Participant:
-        participant = replace(self.participants[user], nick=nick)
-        self.put(participant)
-        return participant

@@ -2,8 +2,9 @@
 
 Slices: `relay` (client-join / client-leave), `roster` (joined channels as
 roster items), `delivery` (the message stage for what channels send),
-`archive` (channel messages in the user's archive); `rules` holds the pure
-decisions. Account deletion through XEP-0077 leaves every joined channel.
+`archive` (channel messages in the user's archive), `presence` (MIX clients'
+presence to their channels, channels' presence to MIX clients); `rules`
+holds the pure decisions. Account deletion through XEP-0077 leaves every joined channel.
 """
 
 from __future__ import annotations
@@ -15,15 +16,17 @@ from typing import TYPE_CHECKING
 
 from mixd import ns as NS
 from mixd.codec.xep0405_pam import ClientJoin, ClientJoin0, ClientLeave, ClientLeave0
-from mixd.core.events import AccountRemoving
+from mixd.core.events import AccountRemoving, PresenceBroadcast, SessionBound, SessionClosed
 from mixd.core.module import IqRoute, Listener, Module, Scope, Xep
 from mixd.services.mix.module import MixModule, MixServiceStarted
 from mixd.services.mix.service import MixService
 from mixd.services.mix_pam.archive import ParticipantArchives
 from mixd.services.mix_pam.delivery import ChannelDelivery
 from mixd.services.mix_pam.local import LocalMembers
+from mixd.services.mix_pam.presence import PamPresence
 from mixd.services.mix_pam.relay import Relay
 from mixd.services.mix_pam.roster import ChannelRoster
+from mixd.services.roster.common import RosterChanged
 
 if TYPE_CHECKING:
     from mixd.core.server import Server
@@ -33,7 +36,7 @@ log = logging.getLogger(__name__)
 
 class MixPamModule(Module):
     name = "mix_pam"
-    xeps = (Xep(405, "0.5.3", "MIX-PRESENCE relaying and blocking not yet"),)
+    xeps = (Xep(405, "0.5.3", "blocking not yet"),)
     account_features = (NS.MIX_PAM, NS.MIX_PAM_ARCHIVE)
 
     def __init__(self, server: Server) -> None:
@@ -43,6 +46,7 @@ class MixPamModule(Module):
         self.archives = ParticipantArchives(server.stores.archive)
         self.local = LocalMembers(self)
         self.stage = ChannelDelivery(self)
+        self.presence = PamPresence(self)
 
     def routes(self) -> Sequence[IqRoute]:
         join, leave = self.relay.client_join, self.relay.client_leave
@@ -57,15 +61,21 @@ class MixPamModule(Module):
         return (
             Listener(MixServiceStarted, self.on_service_started),
             Listener(AccountRemoving, self.on_account_removing),
+            Listener(PresenceBroadcast, self.presence.on_broadcast),
+            Listener(SessionClosed, self.presence.on_closed),
+            Listener(SessionBound, self.presence.on_bound),
+            Listener(RosterChanged, self.presence.on_roster),
         )
 
     async def start(self) -> None:
         self.server.router.message_stages.append(self.stage)
+        self.server.router.presence_stages.append(self.presence)
         for service in self._services():  # channel services loaded before us
             service.local = self.local
 
     async def stop(self) -> None:
         self.server.router.message_stages.remove(self.stage)
+        self.server.router.presence_stages.remove(self.presence)
         for service in self._services():
             if service.local is self.local:
                 service.local = None

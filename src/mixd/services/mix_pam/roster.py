@@ -34,6 +34,11 @@ class ChannelRoster:
             roster = await self.server.stores.roster.roster(*owner_key(user))
         return rules.joined_channels(roster.items)
 
+    async def presence_channels(self, user: JID) -> list[JID]:
+        with storage_errors():
+            roster = await self.server.stores.roster.roster(*owner_key(user))
+        return rules.presence_channels(roster.items)
+
     async def is_joined(self, user: JID, channel: JID) -> bool:
         """From the roster: for channels on other servers."""
         with storage_errors():

@@ -1,5 +1,6 @@
 """MIX-PAM decisions as plain functions (no I/O): the participant id in a
-join answer and the roster item of a joined channel."""
+join answer, the roster item of a joined channel, which channels get the
+user's presence."""
 
 from __future__ import annotations
 
@@ -52,3 +53,18 @@ def left(old: RosterItem | None) -> RosterItem | None:
 def joined_channels(items: Iterable[RosterItem]) -> list[JID]:
     """The channels a roster says the user participates in."""
     return [JID.parse(item.jid) for item in items if item.is_mix_channel]
+
+
+def shares_presence(item: RosterItem | None) -> bool:
+    """A channel item that gets the user's MIX clients' presence (XEP-0405
+    5.1.9: subscription from or both; none when the user does not share)."""
+    return (
+        item is not None
+        and item.is_mix_channel
+        and item.subscription in (Subscription.FROM, Subscription.BOTH)
+    )
+
+
+def presence_channels(items: Iterable[RosterItem]) -> list[JID]:
+    """The channels a roster says get the user's MIX clients' presence."""
+    return [JID.parse(item.jid) for item in items if shares_presence(item)]

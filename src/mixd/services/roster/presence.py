@@ -13,8 +13,9 @@ roster, presence goes to the addressed session or the account's available
 resources (and is dropped when there is none).
 
 MIX channels in the roster (XEP-0405) are not presence contacts: they get no
-broadcast and no probes, and do not count as subscribed (MIX-PRESENCE, which
-would send MIX clients' presence to them, is not implemented yet).
+broadcast and no probes, and do not count as subscribed. MIX-PAM sends MIX
+clients' presence to them and claims what they send before `inbound` sees it
+(`mix_pam/presence.py`).
 """
 
 from __future__ import annotations
