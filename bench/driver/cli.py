@@ -24,10 +24,12 @@ from bench.driver.target import Target, add_target_arguments, open_target, say
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="python -m bench.fanout",
-        description="MIX fan-out: N participants in one channel, S senders at stepped rates.",
+        description="MIX fan-out: N participants in one channel (or C channels of N/C), "
+        "S senders at stepped rates.",
     )
-    p.add_argument("-n", "--participants", type=int, default=100)
-    p.add_argument("--senders", type=int, help="default: min(participants, 10)")
+    p.add_argument("-n", "--participants", type=int, default=100, help="in all channels")
+    p.add_argument("-c", "--channels", type=int, default=1)
+    p.add_argument("--senders", type=int, help="default: min(participants, max(10, channels))")
     p.add_argument(
         "--rates",
         help="comma-separated offered messages/s per step; default: 1k..200k deliveries/s / N",
@@ -50,13 +52,14 @@ def parser() -> argparse.ArgumentParser:
 
 
 def fanout_options(args: argparse.Namespace, service: str) -> FanoutOptions:
-    n = args.participants
+    n, channels = args.participants, args.channels
     rates = (
-        [float(r) for r in args.rates.split(",")] if args.rates else default_rates(n)
+        [float(r) for r in args.rates.split(",")] if args.rates else default_rates(n // channels)
     )  # fmt: skip
     return FanoutOptions(
         participants=n,
-        senders=args.senders or min(n, 10),
+        channels=channels,
+        senders=args.senders or min(n, max(10, channels)),
         rates=rates,
         step_seconds=args.step_seconds,
         drain_seconds=args.drain_seconds,
@@ -103,8 +106,9 @@ async def measure(args: argparse.Namespace, target: Target) -> None:
         setup = await fanout.setup()
         say(report.setup_line(setup))
         say(
-            f"fan-out: {options.participants} participants, {options.senders} senders, "
-            f"{options.step_seconds:g} s per step, channel {fanout.channel}"
+            f"fan-out: {options.participants} participants in {options.channels} channel(s), "
+            f"{options.senders} senders, {options.step_seconds:g} s per step, "
+            f"channel {fanout.channel}{' ...' if options.channels > 1 else ''}"
         )
         say(report.header())
         steps: list[StepResult] = await fanout.run_steps(

@@ -1,9 +1,11 @@
-"""The fan-out scenario: N participants in one channel, S senders at a
-stepped offered rate; each step reports what arrived and how late.
+"""The fan-out scenario: N participants in one channel (or spread over C
+channels of N/C), S senders at a stepped offered rate; each step reports
+what arrived and how late.
 
 Every participant subscribes to the messages node only (no participant
-notifications, so joining stays O(N)). A message is expected N times: the
-channel reflects it to every subscriber, the sender included.
+notifications, so joining stays O(N)). A message is expected N/C times: the
+channel reflects it to every subscriber, the sender included. Participant i
+is in channel i mod C, so senders 0..S-1 cover min(S, C) channels.
 """
 
 from __future__ import annotations
@@ -48,6 +50,11 @@ class FanoutOptions:
     max_p99_ms: float = 200.0
     max_seconds: float = 240.0  # budget for the steps; later steps are skipped
     service: str = "mix.localhost"
+    channels: int = 1
+
+    @property
+    def per_channel(self) -> int:
+        return self.participants // self.channels
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,7 +64,7 @@ class StepResult:
     offered_rate: float  # messages/s asked for
     sent: int
     sent_rate: float  # messages/s actually written
-    expected: int  # sent x participants
+    expected: int  # sent x participants per channel
     received: int
     deliveries_per_s: float  # received / (last delivery - step start)
     ratio: float
@@ -68,9 +75,11 @@ class StepResult:
     stale: int  # deliveries of earlier steps that arrived during this one
     dropped: int  # connections lost so far
 
+    channels: int = 1
+
     @property
     def offered_deliveries(self) -> float:
-        return self.offered_rate * self.participants
+        return self.offered_rate * self.participants / self.channels
 
 
 @dataclass(slots=True)
@@ -92,6 +101,7 @@ class Fanout:
         server_pid: int | None,
     ) -> None:
         assert len(accounts) >= options.participants
+        assert options.participants % options.channels == 0, "N must be a multiple of C"
         self.options = options
         self.endpoint = endpoint
         self.tally = Tally()
@@ -100,8 +110,13 @@ class Fanout:
             for i, a in enumerate(accounts[: options.participants])
         ]
         self.server_pid = server_pid
-        self.channel = f"bench-{secrets.token_hex(4)}@{options.service}"
-        self.template = GroupchatTemplate(self.channel, options.body_bytes)
+        prefix = f"bench-{secrets.token_hex(4)}"
+        names = [
+            prefix if options.channels == 1 else f"{prefix}-{k}" for k in range(options.channels)
+        ]
+        self.channels = [f"{name}@{options.service}" for name in names]
+        self.channel = self.channels[0]
+        self.templates = [GroupchatTemplate(c, options.body_bytes) for c in self.channels]
         self.setup_result = SetupResult(clients=len(self.clients))
 
     # -- setup -------------------------------------------------------------------
@@ -119,13 +134,20 @@ class Fanout:
             await asyncio.gather(*(login(c) for c in self.clients))
         result.login_seconds = time.monotonic() - started
 
-        creator = self.clients[0]
-        await creator.create_channel(self.options.service, self.channel.split("@")[0])
+        async def create(index: int, channel: str) -> None:
+            async with limit:
+                await self.clients[index].create_channel(
+                    self.options.service, channel.split("@")[0]
+                )
+
+        async with asyncio.timeout(SETUP_TIMEOUT):
+            await asyncio.gather(*(create(k, c) for k, c in enumerate(self.channels)))
         latencies: list[float] = []
 
         async def join(index: int, client: BenchClient) -> None:
+            channel = self.channels[index % len(self.channels)]
             async with limit:
-                latencies.append(await client.join(self.channel, f"p{index}"))
+                latencies.append(await client.join(channel, f"p{index}"))
             client.start_counting()
 
         started = time.monotonic()
@@ -142,7 +164,8 @@ class Fanout:
         """One message that every participant must receive before stepping
         (also proves caps were resolved); returns its slowest delivery (ms)."""
         self.tally.begin(0)
-        self.clients[0].send(self.template.render(0, time.monotonic_ns()))
+        for k, template in enumerate(self.templates):
+            self.clients[k].send(template.render(0, time.monotonic_ns()))
         deadline = time.monotonic() + PROBE_TIMEOUT
         while len(self.tally.latencies_ns) < len(self.clients):
             if time.monotonic() > deadline:
@@ -157,7 +180,11 @@ class Fanout:
 
     async def step(self, index: int, rate: float) -> StepResult:
         options = self.options
-        senders = self.clients[: options.senders]
+        channels = len(self.channels)
+        senders = [
+            (c.send, self.templates[i % channels].render)
+            for i, c in enumerate(self.clients[: options.senders])
+        ]
         tally = self.tally
         tally.begin(index)
         server = CpuMeter(self.server_pid) if self.server_pid is not None else None
@@ -165,7 +192,6 @@ class Fanout:
         if server is not None:
             server.start()
         driver.start()
-        render = self.template.render
         start = time.monotonic_ns()
         end = start + int(options.step_seconds * 1e9)
         sent = 0
@@ -173,12 +199,13 @@ class Fanout:
         while (now := time.monotonic_ns()) < end:
             due = int((now - start) * rate / 1e9) + 1
             while sent < due:
-                senders[turn].send(render(index, time.monotonic_ns()))
+                send, render = senders[turn]
+                send(render(index, time.monotonic_ns()))
                 turn = (turn + 1) % len(senders)
                 sent += 1
             await asyncio.sleep(TICK)
         sent_seconds = (time.monotonic_ns() - start) / 1e9
-        expected = sent * len(self.clients)
+        expected = sent * options.per_channel
         deadline = time.monotonic() + options.drain_seconds
         while len(tally.latencies_ns) < expected and time.monotonic() < deadline:
             await asyncio.sleep(0.01)
@@ -188,6 +215,7 @@ class Fanout:
         return StepResult(
             step=index,
             participants=len(self.clients),
+            channels=channels,
             offered_rate=rate,
             sent=sent,
             sent_rate=sent / sent_seconds,

@@ -25,6 +25,7 @@ SCENARIOS = {
         "--drain-seconds",
         "2",
     ],
+    "fanout-channels": ["fanout", "-n", "4", "-c", "2", "--rates", "20", "--step-seconds", "0.5"],
     "logins": ["logins", "-n", "4", "--rounds", "1", "--tls"],
     "idle": ["idle", "-n", "4", "--hold", "0", "--settle", "0"],
     "joins": ["joins", "-n", "3", "--joiners", "2", "--rate", "10", "--seconds", "0.3"],
