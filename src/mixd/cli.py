@@ -11,7 +11,8 @@ from pathlib import Path
 
 from mixd.app import open_database, run, stores
 from mixd.config import Config, ConfigError, load_config
-from mixd.services.accounts import AccountError, AccountService
+from mixd.core.server import Stores
+from mixd.services.accounts import AccountError, AccountService, erase_messages
 from mixd.storage.errors import AccountExists, AccountNotFound, StorageError
 
 
@@ -52,21 +53,22 @@ def _read_password(from_stdin: bool) -> str:
 
 
 async def _with_accounts(
-    config: Config, action: Callable[[AccountService], Awaitable[None]]
+    config: Config, action: Callable[[AccountService, Stores], Awaitable[None]]
 ) -> None:
     db = open_database(config)
     await db.open()
     try:
+        all_stores = stores(db)
         service = AccountService(
-            stores(db).accounts, frozenset(config.server.hosts), config.auth.scram_iterations
+            all_stores.accounts, frozenset(config.server.hosts), config.auth.scram_iterations
         )
-        await action(service)
+        await action(service, all_stores)
     finally:
         await db.close()
 
 
 def _user_command(config: Config, args: argparse.Namespace) -> None:
-    async def act(service: AccountService) -> None:
+    async def act(service: AccountService, data: Stores) -> None:
         if args.action == "list":
             hosts = [args.host] if args.host else sorted(config.server.hosts)
             for host in hosts:
@@ -85,7 +87,8 @@ def _user_command(config: Config, args: argparse.Namespace) -> None:
             print(f"password changed for {jid}")
         else:
             await service.delete(jid)
-            print(f"deleted {jid}")
+            await erase_messages(data.archive, data.offline, jid)
+            print(f"deleted {jid} with its archive and offline messages")
 
     asyncio.run(_with_accounts(config, act))
 

@@ -10,12 +10,19 @@ import re
 import signal
 import subprocess
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from slixmpp import ClientXMPP
 
+from mixd.storage.contracts.archive import ArchiveQuery, Direction, MessageRecord, NewEntry
+from mixd.storage.sqlite.archive import SQLiteArchiveStore
+from mixd.storage.sqlite.database import SQLiteDatabase
+from mixd.storage.sqlite.offline import SQLiteOfflineStore
 from tests.helpers import TIMEOUT
+
+OWNERS = ("alice@localhost", "bob@localhost")
 
 MIXD = [sys.executable, "-m", "mixd.cli"]
 
@@ -74,6 +81,35 @@ def test_user_add_list_passwd_delete(config_file: Path, tmp_path: Path) -> None:
     assert mixd(config_file, "user", "list").stdout.split() == []
     missing = mixd(config_file, "user", "delete", "alice@localhost")
     assert missing.returncode == 1 and "no such account" in missing.stderr
+
+
+async def test_user_delete_erases_archive_and_offline_messages(
+    config_file: Path, tmp_path: Path
+) -> None:
+    assert mixd(config_file, "user", "add", "alice@localhost", stdin="pw\n").returncode == 0
+    assert mixd(config_file, "user", "add", "bob@localhost", stdin="pw\n").returncode == 0
+    db = SQLiteDatabase(tmp_path / "data" / "mixd.sqlite")
+    await db.open()
+    try:
+        archive, offline = SQLiteArchiveStore(db), SQLiteOfflineStore(db)
+        record = MessageRecord("<message><body>hi</body></message>", 1, "bob@localhost", "chat")
+        entries = [NewEntry(owner, "x@localhost", Direction.IN, 1) for owner in OWNERS]
+        await archive.store(record, entries)
+        for owner in OWNERS:
+            await offline.push(owner, "<message/>", datetime.now(UTC), 10)
+    finally:
+        await db.close()
+    deleted = await asyncio.to_thread(mixd, config_file, "user", "delete", "alice@localhost")
+    assert deleted.returncode == 0, deleted.stderr
+    db = SQLiteDatabase(tmp_path / "data" / "mixd.sqlite")
+    archive, offline = SQLiteArchiveStore(db), SQLiteOfflineStore(db)
+    await db.open()
+    try:
+        alice, bob = (ArchiveQuery(owner, 10) for owner in OWNERS)
+        assert (await archive.query(alice)).count == 0 and (await archive.query(bob)).count == 1
+        assert [await offline.count(owner) for owner in OWNERS] == [0, 1]
+    finally:
+        await db.close()
 
 
 def test_user_import_adds_accounts_in_bulk(config_file: Path, tmp_path: Path) -> None:

@@ -9,7 +9,11 @@ import asyncio
 from mixd.credentials import make_credentials, prepare_password
 from mixd.jid import JID, JIDError
 from mixd.storage.contracts.accounts import AccountStore
+from mixd.storage.contracts.archive import ArchiveStore
+from mixd.storage.contracts.offline import OfflineStore
 from mixd.storage.errors import AccountNotFound
+
+OFFLINE_BATCH = 500
 
 
 class AccountError(ValueError):
@@ -57,3 +61,14 @@ class AccountService:
 
     async def list(self, host: str) -> list[str]:
         return await self.store.list_usernames(host)
+
+
+async def erase_messages(archive: ArchiveStore, offline: OfflineStore, account: JID) -> None:
+    """Remove an account's archive and offline queue, for a removal made
+    without a running server (`mixd user delete`); in-band, the MAM and
+    offline modules do this on `AccountRemoving`. Roster, PEP and vCard rows
+    go with the account row itself."""
+    owner = str(account)
+    await archive.delete_owner(owner)
+    while batch := await offline.fetch(owner, OFFLINE_BATCH):
+        await offline.delete(owner, [m.id for m in batch])
