@@ -34,6 +34,18 @@ def schema_dir(source: Path | None) -> Path:
     return Path(backend.__file__).parent / "schema"
 
 
+def knows_option(source: Path | None, name: str) -> bool:
+    """Whether the mixd that will run has a config option called `name`
+    (commits measured with --mixd-src may predate it)."""
+    if source is not None:
+        config = source / "mixd" / "config.py"
+    else:
+        import mixd.config
+
+        config = Path(mixd.config.__file__)
+    return f"{name}:" in config.read_text()
+
+
 def mixd_env(source: Path | None) -> dict[str, str] | None:
     """The environment that runs mixd from `source` (a `src` directory,
     e.g. a `git archive` export) instead of the installed package."""

@@ -26,7 +26,7 @@ from bench.driver.accounts import (
     import_accounts,
 )
 from bench.driver.client import Endpoint
-from bench.driver.server import ManagedServer, schema_dir
+from bench.driver.server import ManagedServer, knows_option, schema_dir
 
 # MIXD_BENCH_CACHE moves it (the smoke tests use a temporary directory).
 CACHE_DIR = Path(
@@ -143,6 +143,9 @@ async def open_target(
         return
     workdir = Path(tempfile.mkdtemp(prefix="mixd-bench-"))
     merged = dict(settings or {})
+    if knows_option(args.mixd_src, "message_rate"):
+        # The senders are load generators, not people: no per-sender limit.
+        merged["mix"] = {"message_rate": 0} | merged.get("mix", {})
     for section, values in server_options(args.server_option).items():
         merged[section] = merged.get(section, {}) | values
     server = ManagedServer(

@@ -117,6 +117,8 @@ def mix_module(server: Server, config: Config) -> MixModule:
         create_policy=config.mix.create_channel,
         destroy_archive=config.mix.destroy_archive,
         admins=frozenset(config.server.admins),
+        message_rate=config.mix.message_rate,
+        message_burst=config.mix.message_burst,
     )
     return MixModule(server, domains, settings)
 

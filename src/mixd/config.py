@@ -134,6 +134,8 @@ class MixConfig:
     domains: Annotated[tuple[str, ...], Each(check_host), Unique()] = ()
     create_channel: Literal["local", "admins", "anyone"] = "local"
     destroy_archive: Literal["delete", "keep"] = "delete"
+    message_rate: Annotated[float, Bound(ge=0)] = 50.0  # per participant and channel; 0: none
+    message_burst: Annotated[int, Bound(ge=1)] = 200
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,6 +12,7 @@ from tests.mix_client import MIX, MIX0, NODES, SERVICE, Inbox, child, create, iq
 
 PARTICIPANTS = "urn:xmpp:mix:nodes:participants"
 PUBSUB = "http://jabber.org/protocol/pubsub"
+STANZAS = "urn:ietf:params:xml:ns:xmpp-stanzas"
 CHANNEL = f"coven@{SERVICE}"
 
 
@@ -312,3 +313,33 @@ async def test_channel_creation_flood_is_limited(
         await iq(hag, SERVICE, f"<create xmlns='{MIX}'/>")
     assert err.value.condition == "resource-constraint"
     await create(hecate, "coven")  # someone else is not affected
+
+
+async def test_a_flooding_sender_is_slowed_alone(server_factory: object) -> None:
+    """RELIABILITY D13: past its burst a sender's messages are refused with
+    too-many-stanzas, neither archived nor reflected; others still speak."""
+    server: ServerHandle = await server_factory(  # type: ignore[operator]
+        mix={"message_rate": 0.001, "message_burst": 3}
+    )
+    await server.add_user("hag66@localhost", "pw")
+    await server.add_user("hecate@localhost", "pw")
+    hag = await mix_client(server, "hag66@localhost/r", "pw")
+    hecate = await mix_client(server, "hecate@localhost/r", "pw")
+    await create(hag, "coven")
+    await join(hag, CHANNEL, "third witch")
+    await join(hecate, CHANNEL, "top witch")
+    reflected, errors = Inbox(hecate, kind="groupchat"), Inbox(hag, "message_error")
+    for n in range(5):
+        hag.send_message(mto=CHANNEL, mbody=f"flood {n}", mtype="groupchat")
+    refused = await errors.wait(2)
+    for error in refused:  # slixmpp does not know policy-violation (RFC 6120): read the XML
+        assert error.xml.find(f".//{{{STANZAS}}}policy-violation") is not None
+        assert error.xml.find(".//{urn:xmpp:errors}too-many-stanzas") is not None
+    hecate.send_message(mto=CHANNEL, mbody="my turn", mtype="groupchat")
+    got = await reflected.wait(4)
+    assert [m["body"] for m in got] == [f"flood {n}" for n in range(3)] + ["my turn"]
+    page = await iq(hag, CHANNEL, "<query xmlns='urn:xmpp:mam:2'/>")
+    count = child(page, "{urn:xmpp:mam:2}fin").findtext(
+        "{http://jabber.org/protocol/rsm}set/{http://jabber.org/protocol/rsm}count"
+    )
+    assert count == "4"

@@ -15,7 +15,8 @@ from mixd.codec.stanza import Stanza
 from mixd.codec.xep0082_datetime import now_micros
 from mixd.codec.xep0359_sid import add_stanza_id, origin_id
 from mixd.codec.xep0369_mix import NAMESPACES, mix_element
-from mixd.errors import StanzaError, StanzaErrorCondition
+from mixd.core.rate import KeyedBuckets
+from mixd.errors import AppCondition, ErrorType, StanzaError, StanzaErrorCondition
 from mixd.services.mix.service import MixService, guarded
 from mixd.services.mix.state import ChannelState
 from mixd.storage.contracts.archive import Direction, MessageRecord, NewEntry
@@ -38,6 +39,13 @@ class Messages:
     def __init__(self, service: MixService) -> None:
         self.service = service
         service.message_handlers.append(self.groupchat)
+        settings = service.settings
+        # RELIABILITY D13: one sender cannot make a channel fan out without bound.
+        self.senders = (
+            KeyedBuckets(settings.message_rate, settings.message_burst)
+            if settings.message_rate > 0
+            else None
+        )
 
     async def groupchat(self, stanza: Stanza, state: ChannelState) -> None:
         user = str(stanza.sender.bare)
@@ -45,6 +53,13 @@ class Messages:
         if sender is None:
             raise StanzaError(StanzaErrorCondition.FORBIDDEN, "join the channel to send messages")
         channel = str(state.jid)
+        if self.senders is not None and not self.senders.try_take(f"{channel} {user}"):
+            raise StanzaError(
+                StanzaErrorCondition.POLICY_VIOLATION,
+                "too many messages to this channel, slow down",
+                ErrorType.WAIT,
+                AppCondition(NS.XMPP_ERRORS, "too-many-stanzas"),
+            )
         message = attributed(stanza.element, channel, sender.nick, sender.jid)
         # Recipients are fixed before the store is asked: a local user's
         # archive follows the channel from before the user is listed here,

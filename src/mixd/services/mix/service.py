@@ -87,6 +87,8 @@ class Settings:
     create_policy: Literal["local", "admins", "anyone"] = "local"
     destroy_archive: Literal["delete", "keep"] = "delete"
     admins: frozenset[str] = frozenset()
+    message_rate: float = 50.0  # messages/s per participant and channel; 0: unlimited
+    message_burst: int = 200
 
 
 class MixService:
