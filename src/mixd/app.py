@@ -61,6 +61,12 @@ def setup_logging(config: Config) -> None:
 Database = SQLiteDatabase | PostgresDatabase
 
 
+# [storage] sqlite_durability -> PRAGMA synchronous (WAL mode): "full" syncs
+# every commit; "process" syncs at checkpoints only, so a commit survives the
+# process dying but not the machine losing power.
+SYNCHRONOUS = {"full": "FULL", "process": "NORMAL"}
+
+
 def open_database(config: Config) -> Database:
     storage = config.storage
     if storage.backend == "postgresql":
@@ -69,7 +75,9 @@ def open_database(config: Config) -> Database:
             pool_size=storage.postgresql_pool_size,
             timeout=storage.postgresql_timeout,
         )
-    return SQLiteDatabase(config.sqlite_path)
+    return SQLiteDatabase(
+        config.sqlite_path, synchronous=SYNCHRONOUS[config.storage.sqlite_durability]
+    )
 
 
 def database_label(config: Config) -> str:

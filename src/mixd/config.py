@@ -112,6 +112,7 @@ class StorageConfig:
 
     backend: Literal["sqlite", "postgresql"] = "sqlite"
     sqlite_path: Path | None = None
+    sqlite_durability: Literal["full", "process"] = "full"
     postgresql_dsn: str = ""
     postgresql_pool_size: Annotated[int, Bound(ge=1, le=1000)] = 10
     postgresql_timeout: Seconds = 10.0

@@ -11,6 +11,8 @@ from pathlib import Path
 import pytest
 from blockbuster import BlockingError, blockbuster_ctx
 
+from mixd.app import open_database
+from mixd.config import load_config
 from mixd.storage.contracts.accounts import ScramCredential
 from mixd.storage.errors import SchemaTooNew, StorageUnavailable
 from mixd.storage.sqlite import migrations
@@ -100,6 +102,23 @@ async def test_pragmas(db: SQLiteDatabase) -> None:
         )
 
     assert await db.run(read) == ("wal", 2, 1, 5000)  # synchronous 2 == FULL
+
+
+async def test_process_durability_syncs_at_checkpoints(tmp_path: Path) -> None:
+    path = tmp_path / "mixd.toml"
+    path.write_text(
+        f'[server]\ndata_dir = "{tmp_path}"\n[storage]\nsqlite_durability = "process"\n'
+    )
+    db = open_database(load_config(path))
+    assert isinstance(db, SQLiteDatabase)
+    await db.open()
+    try:
+        level = await db.run(lambda conn: conn.execute("PRAGMA synchronous").fetchone()[0])
+        assert level == 1  # NORMAL
+    finally:
+        await db.close()
+    with pytest.raises(ValueError):
+        SQLiteDatabase(tmp_path / "x.sqlite", synchronous="OFF")
 
 
 async def test_open_creates_parent_directories(tmp_path: Path) -> None:

@@ -4,7 +4,9 @@ Every database call runs on the dedicated thread, never on the event loop.
 Jobs queued while a transaction is running are committed together in the next
 one (up to `max_batch`), each inside its own SAVEPOINT so a failing job undoes
 only its own changes. A job's caller is answered only after COMMIT returned,
-so an acknowledged write is on disk (WAL + synchronous=FULL).
+so an acknowledged write is on disk (WAL + synchronous=FULL; NORMAL, when
+chosen, syncs at checkpoints only: a commit then survives the process dying
+but not a power loss).
 """
 
 from __future__ import annotations
@@ -84,9 +86,13 @@ class SQLiteDatabase:
         *,
         max_batch: int = DEFAULT_MAX_BATCH,
         busy_timeout_ms: int = DEFAULT_BUSY_TIMEOUT_MS,
+        synchronous: str = "FULL",
     ) -> None:
         if max_batch < 1:
             raise ValueError("max_batch must be at least 1")
+        if synchronous not in ("FULL", "NORMAL"):
+            raise ValueError("synchronous must be FULL or NORMAL")
+        self._synchronous = synchronous
         self._path = Path(path)
         self._max_batch = max_batch
         self._busy_timeout_ms = int(busy_timeout_ms)
@@ -177,7 +183,8 @@ class SQLiteDatabase:
             mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
             if str(mode).lower() != "wal":
                 raise StorageError(f"cannot enable WAL on {self._path} (journal_mode={mode})")
-            conn.execute("PRAGMA synchronous = FULL")
+            # A PRAGMA takes no parameters; the value is one of two constants.
+            conn.execute(f"PRAGMA synchronous = {self._synchronous}")
             conn.execute("PRAGMA foreign_keys = ON")
             apply_migrations(conn)
         except BaseException:
