@@ -26,7 +26,7 @@ compare them byte for byte.
 
 from __future__ import annotations
 
-import os
+import random
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -43,10 +43,12 @@ def new_id() -> str:
     lowercase hex, 32 characters; ids sort by creation time, which keeps
     index inserts at the end of the B-tree. (Ids from before were 26
     characters of base32hex; both kinds stay valid.) Hex rather than
-    base32 because base64's base32 is written in Python and showed in
-    profiles of the message path."""
+    base32 because base64's base32 is written in Python, and `random`
+    rather than `os.urandom` because a system call hands the GIL over: both
+    showed in profiles of the message path. The ids are not secrets (MAM
+    shows them); `random` is reseeded in a forked child."""
     millis = time.time_ns() // 1_000_000
-    return f"{millis:012x}{os.urandom(10).hex()}"
+    return f"{millis:012x}{random.getrandbits(80):020x}"
 
 
 class Direction(StrEnum):

@@ -244,30 +244,26 @@ def _copy_to_followers(conn: sqlite3.Connection, feed: str) -> None:
 def _insert_entries(
     conn: sqlite3.Connection, message: int, entries: Sequence[NewEntry], ids: tuple[str, ...]
 ) -> None:
-    conn.executemany(
-        _INSERT_ENTRY,
-        [
-            (
-                entry_id,
-                e.owner,
-                message,
-                e.with_jid,
-                e.with_resource,
-                str(e.direction),
-                e.timestamp,
-            )
-            for entry_id, e in zip(ids, entries, strict=True)
-        ],
-    )
+    rows = [
+        (entry_id, e.owner, message, e.with_jid, e.with_resource, str(e.direction), e.timestamp)
+        for entry_id, e in zip(ids, entries, strict=True)
+    ]
+    if len(rows) == 1:  # the common case (a channel message), without executemany's setup
+        conn.execute(_INSERT_ENTRY, rows[0])
+        conn.execute(_COUNT_ENTRIES, (entries[0].owner, 1))
+        return
+    conn.executemany(_INSERT_ENTRY, rows)
     _counted(conn, Counter(e.owner for e in entries))
 
 
+_COUNT_ENTRIES = """
+    INSERT INTO archive_counts (owner, entries) VALUES (?, ?)
+    ON CONFLICT (owner) DO UPDATE SET entries = entries + excluded.entries
+"""
+
+
 def _counted(conn: sqlite3.Connection, added: Counter[str]) -> None:
-    conn.executemany(
-        "INSERT INTO archive_counts (owner, entries) VALUES (?, ?)"
-        " ON CONFLICT (owner) DO UPDATE SET entries = entries + excluded.entries",
-        added.items(),
-    )
+    conn.executemany(_COUNT_ENTRIES, added.items())
 
 
 def _jids(text: str) -> tuple[str, ...]:
