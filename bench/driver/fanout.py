@@ -264,3 +264,25 @@ class Fanout:
     def close(self) -> None:
         for client in self.clients:
             client.close()
+
+
+def steady_channel(
+    target_endpoint: Endpoint,
+    accounts: list[Account],
+    service: str,
+    server_pid: int | None,
+    rate: float,
+    seconds: float,
+    senders: int = 10,
+) -> Fanout:
+    """One channel of these accounts set to carry `rate` messages/s for
+    `seconds` (its single step): the background load of other scenarios."""
+    options = FanoutOptions(
+        participants=len(accounts),
+        senders=min(len(accounts), senders),
+        rates=[rate],
+        step_seconds=seconds,
+        drain_seconds=5.0,
+        service=service,
+    )
+    return Fanout(options, target_endpoint, accounts, server_pid)

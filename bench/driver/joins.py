@@ -10,9 +10,9 @@ import asyncio
 import time
 from dataclasses import asdict, dataclass
 
-from bench.driver.client import BenchClient, Tally, loopback_source
-from bench.driver.fanout import Fanout, FanoutOptions, StepResult
-from bench.driver.sessions import close_all, log_in, write_json
+from bench.driver.client import BenchClient
+from bench.driver.fanout import StepResult, steady_channel
+from bench.driver.sessions import clients_for, close_all, log_in, write_json
 from bench.driver.stats import Latency
 from bench.driver.target import Target, say
 
@@ -40,20 +40,11 @@ async def join_and_leave(joiners: list[BenchClient], channel: str, until: float)
 
 async def joins_under_load(args: argparse.Namespace, target: Target) -> None:
     n = args.participants
-    options = FanoutOptions(
-        participants=n,
-        senders=min(n, args.senders),
-        rates=[args.rate],
-        step_seconds=args.seconds,
-        drain_seconds=2.0,
-        service=target.service,
-    )
-    fanout = Fanout(options, target.endpoint, target.accounts[:n], target.pid)
-    endpoint = target.endpoint
-    joiners = [
-        BenchClient(a.user, a.password, endpoint, Tally(), loopback_source(endpoint, n + i))
-        for i, a in enumerate(target.accounts[n : n + args.joiners])
-    ]
+    fanout = steady_channel(
+        target.endpoint, target.accounts[:n], target.service, target.pid, args.rate,
+        args.seconds, args.senders,
+    )  # fmt: skip
+    joiners = clients_for(target, args.joiners, first=n)
     rounds = []
     try:
         await fanout.setup()

@@ -59,12 +59,13 @@ async def log_in(target: Target, clients: list[BenchClient], concurrency: int) -
     )
 
 
-def clients_for(target: Target, count: int) -> list[BenchClient]:
+def clients_for(target: Target, count: int, first: int = 0) -> list[BenchClient]:
+    """Clients for accounts first..first+count-1 (not yet connected)."""
     tally = Tally()
     endpoint = target.endpoint
     return [
-        BenchClient(a.user, a.password, endpoint, tally, loopback_source(endpoint, i))
-        for i, a in enumerate(target.accounts[:count])
+        BenchClient(a.user, a.password, endpoint, tally, loopback_source(endpoint, first + i))
+        for i, a in enumerate(target.accounts[first : first + count])
     ]
 
 

@@ -10,10 +10,10 @@ import asyncio
 import time
 from dataclasses import asdict, dataclass
 
-from bench.driver.client import BenchClient, Tally, loopback_source
-from bench.driver.fanout import Fanout, FanoutOptions
+from bench.driver.client import BenchClient
+from bench.driver.fanout import steady_channel
 from bench.driver.procstat import rss_bytes
-from bench.driver.sessions import close_all, log_in, write_json
+from bench.driver.sessions import clients_for, close_all, log_in, write_json
 from bench.driver.stats import Latency
 from bench.driver.target import Target, say
 
@@ -42,20 +42,10 @@ class SoakResult:
 
 async def soak(args: argparse.Namespace, target: Target) -> None:
     n = args.participants
-    options = FanoutOptions(
-        participants=n,
-        senders=min(n, 10),
-        rates=[args.rate],
-        step_seconds=args.seconds,
-        drain_seconds=5.0,
-        service=target.service,
+    fanout = steady_channel(
+        target.endpoint, target.accounts[:n], target.service, target.pid, args.rate, args.seconds
     )
-    fanout = Fanout(options, target.endpoint, target.accounts[:n], target.pid)
-    endpoint = target.endpoint
-    idle = [
-        BenchClient(a.user, a.password, endpoint, Tally(), loopback_source(endpoint, n + i))
-        for i, a in enumerate(target.accounts[n : n + args.clients])
-    ]
+    idle = clients_for(target, args.clients, first=n)
     samples: list[Sample] = []
     started = time.monotonic()
 
