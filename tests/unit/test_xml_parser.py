@@ -6,6 +6,7 @@ the stream error condition that comes out.
 
 from __future__ import annotations
 
+import tracemalloc
 from collections.abc import Iterable
 
 import pytest
@@ -512,6 +513,44 @@ def test_namespace_declaration_bomb() -> None:
 def test_one_megabyte_attribute_value() -> None:
     bomb = b"<message a='" + b"v" * 1_048_576 + b"'/>"
     assert stream_error([HEADER, bomb]).condition is C.POLICY_VIOLATION
+
+
+@pytest.mark.parametrize(
+    "bomb",
+    [
+        pytest.param(b"<message a='" + b"v" * 1_048_576 + b"'/>", id="one-megabyte-value"),
+        pytest.param(b"<message>" + b"<a/>" * 100_000 + b"</message>", id="element-count"),
+        pytest.param(b"<message>" + b"<a>" * 10_000, id="depth"),
+        pytest.param(
+            b"<message " + b" ".join(b"a%d=''" % i for i in range(30_000)) + b"/>",
+            id="attribute-count",
+        ),
+        pytest.param(b"<message><body>" + b"x" * 1_000_000, id="text"),
+    ],
+)
+def test_bomb_peak_memory_is_a_bounded_multiple_of_bytes_received(bomb: bytes) -> None:
+    """RELIABILITY A7: while a bomb arrives (4 KiB reads), the parser's peak
+    memory stays within a fixed multiple of the bytes it was given before it
+    refused them. Measured: about 1x for text, 3x for a huge attribute value,
+    10x for depth, 25x for attributes (one start tag is buffered whole) and
+    50-75x for 10^4 empty elements, the smallest possible (the element cap
+    is reached after 40 kB: about 3 MB of parsed elements)."""
+    parser = Parser(Limits())
+    parser.feed(HEADER)
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        fed = 0
+        with pytest.raises(StreamError) as info:
+            for chunk in chunked(bomb, 4096):
+                fed += len(chunk)
+                parser.feed(chunk)
+        peak = tracemalloc.get_traced_memory()[1] - before
+    finally:
+        tracemalloc.stop()
+    assert info.value.condition is C.POLICY_VIOLATION
+    assert fed <= Limits().max_bytes + 4096
+    assert peak <= 100 * fed and peak <= 8 * 1024 * 1024, (peak, fed)
 
 
 # -- serializer -------------------------------------------------------------------------
