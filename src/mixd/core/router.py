@@ -25,6 +25,7 @@ from mixd.codec.stanza import (
     iq_result,
     stanza_error_reply,
 )
+from mixd.codec.xep0203_delay import strip_delays
 from mixd.core.events import PresenceBroadcast
 from mixd.core.hooks import Hooks
 from mixd.core.module import IqRequest, Scope
@@ -171,8 +172,17 @@ class Router:
         session.deliver(element)
         return True
 
+    def _server_claims(self, jid: JID | None) -> bool:
+        """A `from` only this server may write: one of its domains or
+        services, or something that is not a JID at all."""
+        return jid is None or (
+            jid.local is None and (jid.domain in self.hosts or jid.domain in self.services)
+        )
+
     async def _route(self, stanza: Stanza, session: Session | None) -> None:
         if session is not None:
+            if stanza.kind is not Kind.IQ:
+                strip_delays(stanza.element, self._server_claims)  # RELIABILITY C4
             if stanza.kind is Kind.PRESENCE and self.presence is not None:
                 await self.presence.outbound(stanza, session)
                 return
