@@ -60,7 +60,9 @@ async def until_pong(wire: Wire) -> list[ET.Element]:
     """Everything `wire` receives before the answer to a ping sent now (the
     server answers in order, so this is everything routed to it before)."""
     iq_id = secrets.token_hex(4)
-    await wire.send(f"<iq type='get' id='{iq_id}' to='localhost'><ping xmlns='urn:xmpp:ping'/></iq>")
+    await wire.send(
+        f"<iq type='get' id='{iq_id}' to='localhost'><ping xmlns='urn:xmpp:ping'/></iq>"
+    )
     seen: list[ET.Element] = []
     while (element := await wire.next()).get("id") != iq_id:
         seen.append(element)

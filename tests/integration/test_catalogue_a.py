@@ -8,7 +8,6 @@ from __future__ import annotations
 import pytest
 
 from mixd.jid import JID
-
 from tests.catalogue import session, still_serving
 from tests.helpers import STREAM_HEADER, ServerHandle
 from tests.wire import PING, SASL, TLS_NS, XML_DECL, Wire, stanza_error

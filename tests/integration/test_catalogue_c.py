@@ -10,8 +10,8 @@ import xml.etree.ElementTree as ET
 import pytest
 
 from tests.catalogue import session, still_serving, until_pong
-from tests.helpers import ServerHandle
-from tests.wire import CLIENT, stanza_error
+from tests.helpers import STREAM_HEADER, ServerHandle
+from tests.wire import CLIENT, Wire, stanza_error
 
 DELAY = "urn:xmpp:delay"
 MAM = "urn:xmpp:mam:2"
@@ -44,7 +44,9 @@ async def test_forged_server_delay_is_neither_delivered_nor_archived(
     )
     await until_pong(alice)
     received = await until_pong(bob)
-    delivered = [el for el in received if el.tag in (f"{{{CLIENT}}}message", f"{{{CLIENT}}}presence")]
+    delivered = [
+        el for el in received if el.tag in (f"{{{CLIENT}}}message", f"{{{CLIENT}}}presence")
+    ]
     assert [el.tag.split("}")[1] for el in delivered] == ["message", "presence"]
     for stanza in delivered:
         assert [d.get("from") for d in stanza.findall(f"{{{DELAY}}}delay")] == [alice_jid]
@@ -109,7 +111,9 @@ async def test_user_jid_on_the_mix_domain_is_not_a_user(
     bob, _ = await session(server, "bob", "desk")
     alice, _ = await session(server, "alice")
     kind_type = "chat" if kind == "message" else "get"
-    await alice.send(f"<{kind} to='bob@mix.localhost' type='{kind_type}' id='u1'>{payload}</{kind}>")
+    await alice.send(
+        f"<{kind} to='bob@mix.localhost' type='{kind_type}' id='u1'>{payload}</{kind}>"
+    )
     reply = await alice.expect(lambda el: el.get("id") == "u1")
     assert stanza_error(reply)[1] == condition
     assert bodies(await until_pong(bob)) == []
@@ -117,9 +121,6 @@ async def test_user_jid_on_the_mix_domain_is_not_a_user(
 
 
 async def test_logging_in_on_the_mix_domain_is_refused(server: ServerHandle) -> None:
-    from tests.helpers import STREAM_HEADER
-    from tests.wire import Wire
-
     wire = await Wire.open(server.port)
     await wire.send(STREAM_HEADER.format(host="mix.localhost"))
     assert await wire.closed_with() == "host-unknown"
