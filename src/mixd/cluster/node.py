@@ -49,6 +49,7 @@ log = logging.getLogger("mixd.cluster")
 
 ROUTE_WORKERS = 16  # stanzas routed here, in order per sender
 CLEANUP_LOCK_MS = 30_000
+STOP_TIMEOUT = 5.0
 
 # The stanza a route worker is handling: it came from another node and is
 # not forwarded again (two nodes briefly disagreeing on a channel's owner
@@ -146,12 +147,15 @@ class ClusterNode:
         if self._redis is None:
             return
         self._stopping = True
-        await self._flush()
-        with contextlib.suppress(Exception):
-            redis = self._redis
-            await redis.delete(wire.alive_key(self.name), wire.sessions_key(self.name))
-            await redis.srem(wire.NODES, self.name)
-            await redis.publish(wire.ALL, wire.encode({"t": "down", "n": self.name}))
+        try:
+            async with asyncio.timeout(STOP_TIMEOUT):
+                await self._flush()
+                redis = self._redis
+                await redis.delete(wire.alive_key(self.name), wire.sessions_key(self.name))
+                await redis.srem(wire.NODES, self.name)
+                await redis.publish(wire.ALL, wire.encode({"t": "down", "n": self.name}))
+        except Exception:
+            log.warning("cluster: could not leave cleanly; the others will expire this node")
         await self._close()
 
     async def abandon(self) -> None:
@@ -163,17 +167,18 @@ class ClusterNode:
     async def _close(self) -> None:
         for task in self._tasks:
             task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(BaseException):
-                await task
+        if self._tasks:
+            _, pending = await asyncio.wait(self._tasks, timeout=STOP_TIMEOUT)
+            for task in pending:
+                log.warning("cluster: task did not stop: %s", task.get_coro())
         self._tasks = []
         self.server.sessions.watcher = None
         self.server.router.answers = None
-        if self._pubsub is not None:
-            with contextlib.suppress(Exception):
-                await self._pubsub.aclose()
         with contextlib.suppress(Exception):
-            await self._redis.aclose()
+            async with asyncio.timeout(STOP_TIMEOUT):
+                if self._pubsub is not None:
+                    await self._pubsub.aclose()
+                await self._redis.aclose()
         self._redis = None
 
     # -- writing, in order -------------------------------------------------------------
@@ -186,7 +191,7 @@ class ClusterNode:
         self._queue("publish", channel, wire.encode(message))
 
     async def _writer(self) -> None:
-        while True:
+        while not self._stopping:
             await self._outbox_ready.wait()
             await self._flush()
 
@@ -268,12 +273,14 @@ class ClusterNode:
 
     async def _listen(self) -> None:
         pubsub = self._pubsub
-        while True:
+        while not self._stopping:
             try:
                 message = await pubsub.get_message(timeout=None)
             except asyncio.CancelledError:
                 raise
             except Exception:
+                if self._stopping:
+                    return
                 log.exception("cluster: subscription to Redis failed; retrying")
                 await asyncio.sleep(self.heartbeat)
                 continue
@@ -350,13 +357,17 @@ class ClusterNode:
         return frozenset(n for n, a in zip(members, alive, strict=True) if a is not None)
 
     async def _beat(self) -> None:
-        while True:
+        # Checks `_stopping` as well as cancellation: a command cancelled
+        # inside the Redis client may come out as a connection error.
+        while not self._stopping:
             await asyncio.sleep(self.heartbeat)
             try:
                 await self._beat_once()
             except asyncio.CancelledError:
                 raise
             except Exception:
+                if self._stopping:
+                    return
                 log.exception("cluster: heartbeat failed")
 
     async def _beat_once(self) -> None:

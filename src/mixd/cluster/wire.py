@@ -1,15 +1,13 @@
 """What nodes say to each other through Redis, and the keys they share.
 
-Every message is one JSON object with a type `t`:
-
-| on | `t` | fields | meaning |
-|---|---|---|---|
-| `mixd:all` | `put` | `n` node, `j` full JID, `e` entry | a session was bound or changed |
-| `mixd:all` | `del` | `n`, `j` | a session ended |
-| `mixd:all` | `up` / `down` | `n` | a node joined / left or was found dead |
-| `mixd:to:<node>` | `s` | `j` full JID, `op`, `d` | for one session: `xml` deliver `d`, `replaced`, `terminate` (text `d`) |
-| `mixd:to:<node>` | `r` | `x` stanza | route this stanza here (a channel's owner, an answer to our request) |
-| `mixd:to:<node>` | `m` | `x` message, `u` users | a channel message for these users' sessions on that node |
+Every message is one JSON object with a type `t`. On `mixd:all`, to every
+node: `put` (`n` node, `j` full JID, `e` entry: a session was bound or
+changed), `del` (`n`, `j`: it ended), `up` / `down` (`n`: a node joined,
+left or was found dead). On `mixd:to:<node>`, to one node: `s` (`j` full
+JID, `op`, `d`: for one session, `xml` deliver `d`, `replaced`,
+`terminate` with text `d`), `r` (`x` stanza: route it there: a channel's
+owner, the node whose request it answers), `m` (`x` message, `u` users: a
+channel message for the sessions these users have on that node).
 """
 
 from __future__ import annotations

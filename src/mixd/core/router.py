@@ -50,6 +50,7 @@ class AnswerForwarder(Protocol):
         request it answers; False when it is not another node's."""
         ...
 
+
 _UNAVAILABLE = StanzaErrorCondition.SERVICE_UNAVAILABLE
 
 
