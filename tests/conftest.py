@@ -13,7 +13,7 @@ import trustme
 
 from mixd.app import App
 from mixd.config import parse_config
-from tests import pg_cluster
+from tests import pg_cluster, redis_server
 from tests.helpers import ServerHandle
 
 
@@ -32,6 +32,22 @@ def postgres_cluster() -> Iterator[pg_cluster.Cluster]:
         yield cluster
     finally:
         cluster.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_service() -> Iterator[redis_server.RedisServer]:
+    """One throwaway Redis server for the session (tests/redis_server.py);
+    started only when a test asks for it."""
+    binary = redis_server.find_binary()
+    if binary is None:
+        redis_server.unavailable(
+            "redis-server not found (apt-get install redis-server, or set MIXD_REDIS_SERVER)"
+        )
+    server = redis_server.start(binary)
+    try:
+        yield server
+    finally:
+        server.stop()
 
 
 @pytest.fixture(scope="session")

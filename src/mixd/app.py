@@ -11,6 +11,8 @@ import sys
 from dataclasses import dataclass, field, replace
 from urllib.parse import urlsplit
 
+from mixd.cluster.module import ClusterModule
+from mixd.cluster.node import ClusterNode
 from mixd.config import Config
 from mixd.core.admission import Admission
 from mixd.core.auth_limits import FailureLimiter
@@ -167,6 +169,7 @@ class App:
     c2s_port: int = 0
     direct_tls_port: int = 0
     policy: ConnectionPolicy | None = None
+    cluster: ClusterNode | None = None
     _listeners: list[asyncio.Server] = field(default_factory=list)
 
     async def start(self) -> None:
@@ -183,6 +186,11 @@ class App:
             await self.server.load(build_module(module_type, self.server, config))
         if config.mix.enabled:
             await self.server.load(mix_module(self.server, config))
+        if config.cluster.enabled:
+            c = config.cluster
+            self.cluster = ClusterNode(self.server, c.node, c.redis_url, c.heartbeat, c.node_expiry)
+            await self.cluster.start()
+            await self.server.load(ClusterModule(self.server, self.cluster))
         ctx = self.ssl_context or self._tls_context()
         policy = ConnectionPolicy(
             settings=replace(
@@ -225,6 +233,7 @@ class App:
             c2s=self.c2s_port,
             direct_tls=self.direct_tls_port or None,
             database=database_label(config),
+            node=config.cluster.node if config.cluster.enabled else None,
         )
 
     def _tls_context(self) -> ssl.SSLContext:
@@ -286,6 +295,8 @@ class App:
         if self.server is not None:
             await self._close_sessions(self.server)
             await self.server.unload_all()
+        if self.cluster is not None:
+            await self.cluster.stop()
         if self.db is not None:
             await self.db.close()
         log_event(log, "stopped")

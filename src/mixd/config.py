@@ -23,11 +23,14 @@ from mixd.config_schema import (
     check_bare_jid,
     check_host,
     check_ip,
+    check_node_name,
+    check_redis_url,
 )
 
 __all__ = [
     "AuthConfig",
     "C2SConfig",
+    "ClusterConfig",
     "Config",
     "ConfigError",
     "LogConfig",
@@ -150,6 +153,18 @@ class MamConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class ClusterConfig:
+    """[cluster]: several nodes sharing one PostgreSQL database and one Redis
+    (docs/scaling.md); off by default."""
+
+    enabled: bool = False
+    node: Annotated[str, Each(check_node_name)] = ""
+    redis_url: Annotated[str, Each(check_redis_url)] = "redis://127.0.0.1:6379/0"
+    heartbeat: Seconds = 1.0
+    node_expiry: Seconds = 5.0
+
+
+@dataclass(frozen=True, slots=True)
 class LogConfig:
     """[log]: verbosity and line format."""
 
@@ -173,6 +188,7 @@ class Config:
     registration: RegistrationConfig = RegistrationConfig()
     mix: MixConfig = MixConfig()
     mam: MamConfig = MamConfig()
+    cluster: ClusterConfig = ClusterConfig()
     log: LogConfig = LogConfig()
 
     @property
@@ -231,6 +247,17 @@ def _check_across(config: Config) -> None:
         raise ConfigError("c2s.direct_tls_port: must differ from c2s.port")
     if config.storage.backend == "postgresql" and not config.storage.postgresql_dsn.strip():
         raise ConfigError('storage.postgresql_dsn: must be set when storage.backend = "postgresql"')
+    cluster = config.cluster
+    if cluster.enabled:
+        if config.storage.backend != "postgresql":
+            raise ConfigError(
+                'cluster.enabled: a cluster needs storage.backend = "postgresql"'
+                " (every node shares one database; SQLite is one process's file)"
+            )
+        if not cluster.node:
+            raise ConfigError("cluster.node: must be set when cluster.enabled (unique per node)")
+        if cluster.node_expiry < 2 * cluster.heartbeat:
+            raise ConfigError("cluster.node_expiry: must be at least twice cluster.heartbeat")
     if (tls.certificate is None) != (tls.key is None):
         unset, other = ("key", "certificate") if tls.key is None else ("certificate", "key")
         raise ConfigError(f"tls.{unset}: must be set when tls.{other} is set")

@@ -103,6 +103,25 @@ def check_host(value: str) -> str:
     return name
 
 
+_NODE = re.compile(r"[a-z0-9_]{1,64}")
+
+
+def check_node_name(value: str) -> str:
+    """A cluster node name: 1-64 of a-z, 0-9 and _ (it appears in Redis keys
+    and server request ids); empty means "not set"."""
+    name = value.strip().lower()
+    if name and not _NODE.fullmatch(name):
+        raise Invalid(f"expected 1-64 characters a-z, 0-9 or _, got {show(value)}")
+    return name
+
+
+def check_redis_url(value: str) -> str:
+    url = value.strip()
+    if not url.startswith(("redis://", "rediss://", "unix://")):
+        raise Invalid(f"expected a redis://, rediss:// or unix:// URL, got {show(value)}")
+    return url
+
+
 def check_ip(value: str) -> str:
     """An IP address to listen on, in canonical form."""
     try:

@@ -351,3 +351,13 @@ def test_docs_example_is_complete_and_valid(tmp_path: Path) -> None:
     for name, cls in SECTIONS.items():
         assert set(data[name]) == {f.name for f in dataclasses.fields(cls)}, name
     parse_config(data, "docs example", base_dir=tmp_path)
+
+
+def test_cluster_needs_postgresql_and_a_node_name() -> None:
+    assert "needs storage.backend" in _error('[cluster]\nenabled = true\nnode = "a"\n')
+    pg = '[storage]\nbackend = "postgresql"\npostgresql_dsn = "postgresql://h/db"\n'
+    assert "cluster.node: must be set" in _error(pg + "[cluster]\nenabled = true\n")
+    assert "cluster.node:" in _error(pg + '[cluster]\nnode = "a-b"\n')
+    assert "twice" in _error(pg + '[cluster]\nenabled = true\nnode = "a"\nnode_expiry = 1.5\n')
+    config = parse_config(tomllib.loads(pg + '[cluster]\nenabled = true\nnode = "N1"\n'), "t")
+    assert config.cluster.node == "n1"

@@ -16,6 +16,7 @@ import asyncio
 import itertools
 import logging
 from collections.abc import Awaitable, Callable
+from typing import Protocol
 
 from mixd.codec.stanza import (
     CodecError,
@@ -40,6 +41,17 @@ log = logging.getLogger(__name__)
 
 ServiceHandler = Callable[[Stanza], Awaitable[None]]
 
+
+class AnswerForwarder(Protocol):
+    """Cluster mode: answers to requests another node made come back here
+    (the client or channel that answers is on this node)."""
+
+    def forward_answer(self, stanza: Stanza) -> bool:
+        """Carry an IQ answer no local request waits for to the node whose
+        request it answers; False when it is not another node's."""
+        ...
+
+
 _UNAVAILABLE = StanzaErrorCondition.SERVICE_UNAVAILABLE
 
 
@@ -60,12 +72,15 @@ class Router:
         self.presence: PresenceHandler | None = None
         self.presence_stages: list[PresenceStage] = []
         self._iq_ids = itertools.count(1)
+        # Cluster mode: request ids end with "-<node>" so answers find their way back.
+        self.iq_id_suffix = ""
+        self.answers: AnswerForwarder | None = None
         self._pending_iq: dict[str, tuple[JID, asyncio.Future[Element]]] = {}
 
     async def request(self, iq: Element, to: JID, timeout: float = 10.0) -> Element:
         """Send an IQ get/set from the server to `to` and wait for the answer
         (result or error element). Raises TimeoutError."""
-        iq_id = f"mixd-{next(self._iq_ids)}"
+        iq_id = f"mixd-{next(self._iq_ids)}{self.iq_id_suffix}"
         iq.attrs["id"] = iq_id
         iq.attrs["to"] = str(to)
         future: asyncio.Future[Element] = asyncio.get_running_loop().create_future()
@@ -147,6 +162,12 @@ class Router:
         self.deliver(stanza.sender, stanza_error_reply(stanza, error))
 
     @staticmethod
+    def stanza(element: Element) -> Stanza:
+        """The routing header of a stanza built (or already routed) by a
+        server: from and to set, validated before."""
+        return Router._stanza(element)
+
+    @staticmethod
     def _stanza(element: Element) -> Stanza:
         """The routing header of a server-built stanza (from and to set)."""
         kind = Kind(element.name)
@@ -225,7 +246,8 @@ class Router:
 
     async def _iq(self, stanza: Stanza, scope: Scope) -> None:
         if not stanza.is_request:
-            self._iq_response(stanza)
+            if not self._iq_response(stanza) and self.answers is not None:
+                self.answers.forward_answer(stanza)
             return
         payload = iq_payload(stanza)
         assert payload is not None  # header validation guarantees one child

@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Collection
-from typing import Literal, Protocol
+from typing import TYPE_CHECKING, Literal, Protocol
 
 from mixd import ns as NS
 from mixd.errors import AppCondition, ErrorType, StanzaError, StanzaErrorCondition
 from mixd.jid import JID
 from mixd.xml.element import Element
+
+if TYPE_CHECKING:
+    from mixd.core.cluster import Directory, SessionWatcher
 
 
 class Session(Protocol):
@@ -50,6 +53,9 @@ class SessionManager:
         self.conflict = conflict
         self._by_bare: dict[JID, dict[str, Session]] = {}
         self._by_text: dict[str, dict[str, Session]] = {}  # same dicts, keyed by str(bare)
+        # Cluster mode only: sessions of other nodes, and who publishes ours.
+        self.remote: Directory | None = None
+        self.watcher: SessionWatcher | None = None
 
     def bind(self, session: Session, bare: JID, resource: str | None) -> JID:
         resources = self._by_bare.get(bare, {})
@@ -58,9 +64,14 @@ class SessionManager:
             while resource in resources:
                 resource = secrets.token_hex(6)
         old = resources.get(resource)
+        count = len(resources)
+        if self.remote is not None:
+            elsewhere = self.remote.get(bare.with_resource(resource))
+            old = old or elsewhere
+            count += sum(1 for _ in self.remote.resources(str(bare)))
         if old is not None and self.conflict == "refuse":
             raise StanzaError(StanzaErrorCondition.CONFLICT, "resource in use")
-        if old is None and len(resources) >= self.max_resources:
+        if old is None and count >= self.max_resources:
             # XEP-0205 4.4 (example 1): cancel, with its own condition.
             raise StanzaError(
                 StanzaErrorCondition.RESOURCE_CONSTRAINT,
@@ -73,6 +84,8 @@ class SessionManager:
         resources[resource] = session
         self._by_bare[bare] = resources
         self._by_text[str(bare)] = resources
+        if self.watcher is not None:
+            self.watcher.bound(session)
         if old is not None:
             old.replaced()
         return full
@@ -87,19 +100,40 @@ class SessionManager:
         if not resources:
             del self._by_bare[jid.bare]
             del self._by_text[str(jid.bare)]
+        if self.watcher is not None:
+            self.watcher.unbound(session)
         return True
 
+    def changed(self, session: Session) -> None:
+        """Something the cluster directory mirrors changed on a local session."""
+        if self.watcher is not None:
+            self.watcher.changed(session)
+
     def get(self, full: JID) -> Session | None:
+        """A session of this node or, in a cluster, of another node."""
+        resources = self._by_bare.get(full.bare)
+        session = resources.get(full.resource or "") if resources else None
+        if session is None and self.remote is not None:
+            return self.remote.get(full)
+        return session
+
+    def resources(self, bare: JID) -> list[Session]:
+        """Every session of the account, on every node of a cluster."""
+        resources = self._by_bare.get(bare)
+        found: list[Session] = list(resources.values()) if resources else []
+        if self.remote is not None:
+            found.extend(self.remote.resources(str(bare)))
+        return found
+
+    def local(self, full: JID) -> Session | None:
+        """A session bound on this node."""
         resources = self._by_bare.get(full.bare)
         return resources.get(full.resource or "") if resources else None
 
-    def resources(self, bare: JID) -> list[Session]:
-        resources = self._by_bare.get(bare)
-        return list(resources.values()) if resources else []
-
     def of(self, bare: str) -> Collection[Session]:
-        """The sessions of a bare JID given as normalised text, as a live
-        view for fan-out loops (do not hold it across an await)."""
+        """The sessions of a bare JID given as normalised text, bound on
+        this node, as a live view for fan-out loops (do not hold it across
+        an await)."""
         resources = self._by_text.get(bare)
         return resources.values() if resources else ()
 
@@ -109,6 +143,7 @@ class SessionManager:
         return [s for s in self.resources(bare) if s.available and s.priority >= 0]
 
     def all(self) -> list[Session]:
+        """Sessions bound on this node."""
         return [s for resources in self._by_bare.values() for s in resources.values()]
 
     def __len__(self) -> int:

@@ -40,7 +40,8 @@ class ClientSession:
         self.jid = jid
         self.available = False
         self.priority = 0
-        self.features: frozenset[str] | None = None
+        self._features: frozenset[str] | None = None
+        self._carbons = False
         self.connection: C2SConnection | None = connection
         self.closed = False
         # XEP-0198 state.
@@ -53,6 +54,26 @@ class ClientSession:
         self.expiry: asyncio.TimerHandle | None = None
         self.draining: asyncio.Task[None] | None = None  # the old connection's worker
         self.closing: asyncio.Task[None] | None = None  # SessionClosed being handled
+
+    # What a cluster's session directory mirrors is told to it when it changes.
+
+    @property
+    def features(self) -> frozenset[str] | None:
+        return self._features
+
+    @features.setter
+    def features(self, value: frozenset[str] | None) -> None:
+        self._features = value
+        self.server.sessions.changed(self)
+
+    @property
+    def carbons(self) -> bool:  # XEP-0280, set by the carbons module
+        return self._carbons
+
+    @carbons.setter
+    def carbons(self, value: bool) -> None:
+        self._carbons = value
+        self.server.sessions.changed(self)
 
     def deliver(self, element: Element) -> None:
         if not self.closed:

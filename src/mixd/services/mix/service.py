@@ -159,6 +159,11 @@ class MixService:
     def forget_channel(self, jid: JID) -> None:
         self._channels.pop(str(jid.bare), None)
 
+    def cached_channels(self) -> list[str]:
+        """The channels held in memory (a cluster drops those another node
+        now owns: the owner's copy is the one kept current)."""
+        return list(self._channels)
+
     # -- receiving -------------------------------------------------------------
 
     async def receive(self, stanza: Stanza) -> None:

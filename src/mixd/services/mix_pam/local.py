@@ -48,6 +48,11 @@ class LocalMembers:
             await self.archive.unfollow(user, channel)
 
     def deliver(self, state: ChannelState, message: Element, users: Iterable[str]) -> None:
+        self.deliver_message(message, users)
+
+    def deliver_message(self, message: Element, users: Iterable[str]) -> None:
+        """A channel message (no `to`, `id` its archive id) to the sessions
+        these users have on this node."""
         template = message.copy()
         template.attrs["to"] = OPEN
         template.add(NS.SID, "stanza-id", {"id": message.attrs["id"], "by": OPEN})

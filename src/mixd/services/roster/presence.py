@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING
 
 from mixd import ns as NS
 from mixd.codec.stanza import Stanza
+from mixd.core.cluster import RemoteSession
 from mixd.core.events import PresenceBroadcast, SessionAvailable, SessionBound, SessionClosed
 from mixd.core.module import Listener, Module
 from mixd.core.sessions import Session
@@ -111,6 +112,16 @@ class PresenceModule(Module):
             self._by_jid[session.jid] = session
         return state
 
+    def _last(self, session: Session) -> Element | None:
+        """The last available presence `session` broadcast, if it is
+        available; a session on another node of a cluster carries its own."""
+        if not session.available:
+            return None
+        if isinstance(session, RemoteSession):
+            return parse_element(session.presence) if session.presence else None
+        state = self._resources.get(session)
+        return state.last if state is not None else None
+
     async def _items(self, owner: JID) -> tuple[RosterItem, ...]:
         """The roster for broadcast and probes; empty (and logged) when the
         store fails, so presence still works for the session itself."""
@@ -173,9 +184,9 @@ class PresenceModule(Module):
         owner = session.jid.bare
         # 4.2.2: the new resource learns about the user's other resources...
         for other in self.server.sessions.resources(owner):
-            state = self._resources.get(other)
-            if other is not session and other.available and state and state.last is not None:
-                session.deliver(readdressed(state.last, other.jid, session.jid).element)
+            last = self._last(other) if other is not session else None
+            if last is not None:
+                session.deliver(readdressed(last, other.jid, session.jid).element)
         # ...and, through probes, about the contacts it is subscribed to.
         for item in items:
             if item.subscription in _TO and not item.is_mix_channel:
@@ -267,9 +278,9 @@ class PresenceModule(Module):
             return
         answered = False
         for session in self.server.sessions.resources(contact):
-            state = self._resources.get(session)
-            if session.available and state is not None and state.last is not None:
-                await router.route(readdressed(state.last, session.jid, prober))
+            last = self._last(session)
+            if last is not None:
+                await router.route(readdressed(last, session.jid, prober))
                 answered = True
         if not answered:
             await router.route(await self._last_unavailable(contact, prober))
@@ -294,9 +305,9 @@ class PresenceModule(Module):
     async def send_current(self, owner: JID, to: JID) -> None:
         """The presence of each available resource of `owner`, to `to`."""
         for session in self.server.sessions.resources(owner):
-            state = self._resources.get(session)
-            if session.available and state is not None and state.last is not None:
-                await self.server.router.route(readdressed(state.last, session.jid, to))
+            last = self._last(session)
+            if last is not None:
+                await self.server.router.route(readdressed(last, session.jid, to))
 
     async def send_unavailable(self, owner: JID, to: JID) -> None:
         """An unavailable from each available resource of `owner`, to `to`."""
