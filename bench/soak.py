@@ -19,6 +19,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--seconds", type=float, default=600.0)
     p.add_argument("--warmup", type=float, default=120.0, help="seconds before growth counts")
     p.add_argument("--sample-every", type=float, default=30.0)
+    p.add_argument("--keepalive", type=float, default=60.0, help="whitespace keepalive interval")
     add_target_arguments(p)
     return p
 

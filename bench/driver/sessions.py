@@ -69,6 +69,16 @@ def clients_for(target: Target, count: int, first: int = 0) -> list[BenchClient]
     ]
 
 
+async def keep_alive(clients: list[BenchClient], every: float) -> None:
+    """Whitespace keepalives (RFC 6120 4.6.1), as real clients send them:
+    servers close streams that stay silent (mixd: c2s.idle_timeout)."""
+    while True:
+        await asyncio.sleep(every)
+        for client in clients:
+            if not client.lost and client.transport is not None:
+                client.transport.write(b" ")
+
+
 async def close_all(clients: list[BenchClient]) -> None:
     for client in clients:
         client.close()
@@ -129,7 +139,11 @@ async def idle_connections(args: argparse.Namespace, target: Target) -> None:
         after = rss_bytes(pid) if pid is not None else None
         if args.hold > 0:
             say(f"holding {len(clients)} idle connections for {args.hold:g} s")
-            await asyncio.sleep(args.hold)
+            keeper = asyncio.get_running_loop().create_task(keep_alive(clients, 60.0))
+            try:
+                await asyncio.sleep(args.hold)
+            finally:
+                keeper.cancel()
         limit = asyncio.Semaphore(args.concurrency)
         samples: list[int] = []
 

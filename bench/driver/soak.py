@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass
 from bench.driver.client import BenchClient
 from bench.driver.fanout import steady_channel
 from bench.driver.procstat import rss_bytes
-from bench.driver.sessions import clients_for, close_all, log_in, write_json
+from bench.driver.sessions import clients_for, close_all, keep_alive, log_in, write_json
 from bench.driver.stats import Latency
 from bench.driver.target import Target, say
 
@@ -66,11 +66,16 @@ async def soak(args: argparse.Namespace, target: Target) -> None:
             f"{len(idle)} idle connections in {login.seconds:.0f} s; {n} participants, "
             f"{args.rate:g} msg/s for {args.seconds:g} s"
         )
-        sampler = asyncio.get_running_loop().create_task(sample_memory())
+        loop = asyncio.get_running_loop()
+        background = [
+            loop.create_task(sample_memory()),
+            loop.create_task(keep_alive(idle + fanout.clients, args.keepalive)),
+        ]
         try:
             step = await fanout.step(1, args.rate)
         finally:
-            sampler.cancel()
+            for task in background:
+                task.cancel()
         pings: list[int] = []
         limit = asyncio.Semaphore(100)
 
