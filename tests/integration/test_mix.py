@@ -33,7 +33,9 @@ async def test_service_discovery(witches: tuple) -> None:  # type: ignore[type-a
     info = await hag.plugin["xep_0030"].get_info(jid=SERVICE, timeout=TIMEOUT)
     features = set(info["disco_info"]["features"])
     assert {MIX, f"{MIX}#searchable", f"{MIX}#create-channel"} <= features
-    assert [i[:2] for i in info["disco_info"]["identities"]] == [("conference", "mix")]
+    # Also a MUC service (XEP-0408 fully integrated mode).
+    identities = sorted(i[:2] for i in info["disco_info"]["identities"])
+    assert identities == [("conference", "mix"), ("conference", "text")]
     # The server lists its MIX service.
     items = await hag.plugin["xep_0030"].get_items(jid="localhost", timeout=TIMEOUT)
     assert SERVICE in [item[0] for item in items["disco_items"]["items"]]
@@ -215,7 +217,7 @@ async def test_info_node_owner_publishes_others_read(witches: tuple) -> None:  #
     assert err.value.condition == "forbidden"
     await iq(hag, CHANNEL, publish)
     info = await hecate.plugin["xep_0030"].get_info(jid=CHANNEL, timeout=TIMEOUT)
-    assert [i[3] for i in info["disco_info"]["identities"]] == ["Witches Coven"]
+    assert {i[3] for i in info["disco_info"]["identities"]} == {"Witches Coven"}
     assert {MIX, "urn:xmpp:mam:2"} <= set(info["disco_info"]["features"])
 
 

@@ -30,6 +30,7 @@ def attributed(original: Element, channel: str, nick: str, jid: str) -> Element:
     for ns in NAMESPACES:
         message.remove_all(ns, "mix")
     message.remove_all(NS.SID, "stanza-id")
+    message.remove_all(NS.OCCUPANT_ID, "occupant-id")
     message.attrs = {"from": channel, "type": "groupchat"}
     message.append(mix_element(nick, jid))
     return message
@@ -80,3 +81,5 @@ class Messages:
         message.attrs["from"] = f"{channel}/{sender.id}"
         add_stanza_id(message, archive_id, state.jid)
         await self.service.reflect(state, message, recipients)
+        for listener in self.service.reflect_listeners:
+            await listener(state, message, sender, stanza.element, stored.duplicate)

@@ -14,6 +14,7 @@ from mixd.services.mix.iq_relay import IqRelay
 from mixd.services.mix.lifecycle import Lifecycle
 from mixd.services.mix.membership import Membership
 from mixd.services.mix.messages import Messages
+from mixd.services.mix.muc.face import MucFace
 from mixd.services.mix.nodes import Nodes
 from mixd.services.mix.presence import ChannelPresence
 from mixd.services.mix.service import MixService, Settings
@@ -39,6 +40,7 @@ def build_service(server: Server, domain: str, settings: Settings) -> MixService
     ChannelArchive(service)
     ChannelPresence(service)
     IqRelay(service)
+    MucFace(service)  # after the slices whose disco and MAM answers it extends
     return service
 
 
@@ -47,6 +49,10 @@ class MixModule(Module):
     xeps = (
         Xep(369, "0.14.6"),
         Xep(403, "0.3.2", "presence node kept in memory; no presence probes at start-up"),
+        Xep(408, "0.2.0", "fully integrated mode: every channel is also a MUC room"),
+        Xep(45, "1.35.5", "occupant side of rooms; no private messages or moderation yet"),
+        Xep(421, "1.0.1"),
+        Xep(410, "1.1.0", "answered by the room"),
     )
 
     def __init__(self, server: Server, domains: tuple[str, ...], settings: Settings) -> None:

@@ -109,6 +109,8 @@ class ChannelPresence:
                 copy = element.copy()
                 copy.attrs["to"] = user
                 await self.service.send(copy)
+        for listener in self.service.presence_listeners:
+            await listener(state, entries, available)
 
     async def send_node(self, state: ChannelState, user: str) -> None:
         """Every item of the presence node, to a subscriber's bare JID."""

@@ -25,6 +25,7 @@ from mixd.xml.element import Element
 
 if TYPE_CHECKING:
     from mixd.core.server import Server
+    from mixd.services.mix.presence_state import ClientPresence
     from mixd.storage.contracts.archive import ArchiveStore
 
 log = logging.getLogger(__name__)
@@ -52,6 +53,10 @@ Handler = Callable[[Request], Awaitable[Element | None]]
 ParticipantListener = Callable[
     [ChannelState, str, Participant | None, Participant | None], Awaitable[None]
 ]
+# (channel, presence-node items that changed, available): after MIX-PRESENCE sent them
+PresenceListener = Callable[[ChannelState, "list[ClientPresence]", bool], Awaitable[None]]
+# (channel, message as reflected, its sender, the sender's stanza, resent duplicate)
+ReflectListener = Callable[[ChannelState, Element, Participant, Element, bool], Awaitable[None]]
 
 
 class LocalParticipants(Protocol):
@@ -108,6 +113,11 @@ class MixService:
         self.proxy_handler: Callable[[Stanza, ChannelState, str], Awaitable[None]] | None = None
         self.node_readers: dict[str, Callable[[Request, Element], None]] = {}
         self.participant_listeners: list[ParticipantListener] = []
+        # The MUC face (XEP-0408): stanzas to '<channel>/<nick>', and what it
+        # mirrors to MUC occupants.
+        self.occupant_handler: Callable[[Stanza, ChannelState, str], Awaitable[None]] | None = None
+        self.presence_listeners: list[PresenceListener] = []
+        self.reflect_listeners: list[ReflectListener] = []
         self.local: LocalParticipants | None = None  # set by MIX-PAM
         self._channels: dict[str, ChannelState] = {}
 
@@ -175,6 +185,8 @@ class MixService:
             if state is None:
                 if await self._to_proxy(stanza, to):
                     return
+                if await self._to_occupant(stanza, to):
+                    return
                 if to.resource is not None:
                     # Private messages through proxy JIDs come with MIX-ANON.
                     raise StanzaError(StanzaErrorCondition.SERVICE_UNAVAILABLE)
@@ -204,6 +216,16 @@ class MixService:
         if state is None:
             return False
         await self.proxy_handler(stanza, state, pid)
+        return True
+
+    async def _to_occupant(self, stanza: Stanza, to: JID) -> bool:
+        """Hand a stanza for '<channel>/<nick>' of an existing channel to the MUC face."""
+        if self.occupant_handler is None or to.resource is None:
+            return False
+        state = await self.channel(to.bare)
+        if state is None:
+            return False
+        await self.occupant_handler(stanza, state, to.resource)
         return True
 
     async def _iq(self, stanza: Stanza, state: ChannelState | None) -> None:

@@ -1,0 +1,337 @@
+"""XEP-0408 fully integrated mode: every channel is also a MUC room
+(XEP-0045) on the same JID.
+
+Occupancy and participation. A MUC client enters with presence to
+`channel/nick` from its full JID. Its user becomes a participant of the
+channel (the same record, nick rules and nick namespace as a MIX join; a
+nick held by another user is `conflict`), subscribed to no node: MUC clients
+get everything through this face, never MIX's form. A user who is already a
+participant enters under the participant's nick (status 210 when it differs
+from the requested one). The participation lasts while any MUC client of
+the user is joined: unavailable (or the end of the session) from the last
+one ends it, unless the user also subscribed to nodes with a MIX join, in
+which case it stays. Removing the participant (MIX leave, later a ban)
+ends every MUC occupancy of the user.
+
+Presence. A joined client's presence is an item of the channel's presence
+node (MIX-PRESENCE), so MIX subscribers see MUC occupants; every change of
+that node reaches MUC clients as occupant presence (`channel/nick`): users
+with at least one client in the node are the room's occupants.
+
+Messages. A groupchat from a MUC client takes the channel's path (archive,
+then reflect with `<mix/>`); every message the channel reflects then goes to
+each joined MUC client from `channel/nick`, with the sender's original id
+and the sender's occupant id, serialized once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from mixd import ns as NS
+from mixd.codec.stanza import CodecError, Kind, Stanza, iq_payload, iq_result, stanza_error_reply
+from mixd.codec.xep0045_muc import MucJoin
+from mixd.codec.xep0082_datetime import now_micros
+from mixd.errors import StanzaError, StanzaErrorCondition
+from mixd.jid import JID
+from mixd.services.mix import rules as mix_rules
+from mixd.services.mix.muc import rules
+from mixd.services.mix.muc.archive import MucArchive
+from mixd.services.mix.muc.delivery import Delivery
+from mixd.services.mix.muc.disco import MucDiscovery
+from mixd.services.mix.muc.presence import occupant_presence, subject_message
+from mixd.services.mix.muc.room import Room, Shown
+from mixd.services.mix.notify import notify_participant, notify_retract
+from mixd.services.mix.presence_state import ClientPresence
+from mixd.services.mix.service import MixService, guarded
+from mixd.services.mix.state import ChannelState
+from mixd.storage.contracts.mix import NickTaken, Participant
+from mixd.xml.element import Element
+
+JOINED = (rules.SELF, rules.NON_ANONYMOUS, rules.LOGGING)
+
+
+def _conflict() -> StanzaError:
+    return StanzaError(StanzaErrorCondition.CONFLICT, "that nick is taken in this channel")
+
+
+class MucFace:
+    def __init__(self, service: MixService) -> None:
+        self.service = service
+        self.rooms: dict[str, Room] = {}  # by channel, only while MUC clients are joined
+        self.delivery = Delivery(service)
+        self.archive = MucArchive(service, self)
+        MucDiscovery(service, self)
+        service.occupant_handler = self.receive
+        service.presence_listeners.append(self.presence_changed)
+        service.participant_listeners.append(self.participant_changed)
+        service.reflect_listeners.append(self.reflected)
+        service.message_handlers.insert(0, self.check_subject)
+
+    def is_occupant(self, state: ChannelState, client: JID) -> bool:
+        room = self.rooms.get(str(state.jid))
+        return room is not None and client in room.occupants
+
+    # -- stanzas to <channel>/<nick> -------------------------------------------
+
+    async def receive(self, stanza: Stanza, state: ChannelState, nick: str) -> None:
+        if stanza.kind is Kind.PRESENCE:
+            await self._presence(stanza, state, nick)
+        elif stanza.kind is Kind.IQ:
+            await self._iq(stanza, state, nick)
+        elif not stanza.is_error:
+            raise StanzaError(
+                StanzaErrorCondition.FEATURE_NOT_IMPLEMENTED,
+                "private messages between occupants are not supported",
+            )
+
+    async def _presence(self, stanza: Stanza, state: ChannelState, nick: str) -> None:
+        client = stanza.sender
+        room = self.rooms.get(str(state.jid))
+        joined = room is not None and client in room.occupants
+        if stanza.type in ("unavailable", "error"):
+            if room is not None and joined:
+                await self._leave(state, room, client)
+            return
+        if stanza.type != "available":
+            return  # probes and subscription requests mean nothing to a room
+        try:
+            if client.resource is None:
+                raise StanzaError(StanzaErrorCondition.BAD_REQUEST, "join from a full JID")
+            if room is not None and joined:
+                await self._update(stanza, state, room, nick)
+            else:
+                await self._join(stanza, state, nick)
+        except CodecError as exc:
+            await self._refuse(stanza, StanzaError(StanzaErrorCondition.BAD_REQUEST, str(exc)))
+        except StanzaError as exc:
+            await self._refuse(stanza, exc)
+
+    async def _refuse(self, stanza: Stanza, error: StanzaError) -> None:
+        """A presence error from the occupant JID asked for (XEP-0045 7.2.8-9)."""
+        reply = stanza_error_reply(stanza, error)
+        reply.children.insert(0, Element(NS.MUC, "x"))
+        await self.delivery.one(stanza.sender, reply)
+
+    async def _join(self, stanza: Stanza, state: ChannelState, requested: str) -> None:
+        client = stanza.sender
+        user = str(client.bare)
+        x = stanza.element.find(NS.MUC, "x")
+        join = MucJoin.decode(x) if x is not None else MucJoin()
+        participant = state.participants.get(user)
+        if participant is None:
+            participant = await self._participate(state, client, mix_rules.nick(requested))
+        codes = set(JOINED)
+        if participant.nick != requested:
+            codes.add(rules.NICK_MODIFIED)
+        key = str(state.jid)
+        room = self.rooms.get(key)
+        if room is None:
+            room = self.rooms[key] = Room()
+            for entry in state.presence:
+                found = state.participants.get(entry.user)
+                if found is not None and entry.user not in room.shown:
+                    room.shown[entry.user] = Shown(found.nick, entry.proxy)
+        # Occupants first, then self-presence, history and subject (7.2.2-7.2.15).
+        for other, shown in list(room.shown.items()):
+            if other != user:
+                item = state.presence.get(shown.proxy)
+                await self.delivery.one(client, occupant_presence(state, other, shown.nick, item))
+        await self._share(stanza, state)
+        room.occupants[client] = user
+        own = occupant_presence(state, user, participant.nick, stanza.element, codes, client=client)
+        await self.delivery.one(client, own)
+        await self.archive.send_history(state, client, join.history)
+        await self.delivery.one(client, subject_message(state))
+
+    async def _participate(self, state: ChannelState, client: JID, nick: str) -> Participant:
+        """Make the user a participant subscribed to no node (MUC-only)."""
+        user = str(client.bare)
+        holder = state.nick_holder(nick)
+        if holder is not None and holder != user:
+            raise _conflict()
+        secret = state.channel.secret
+        pid = mix_rules.participant_id(secret, client.bare)
+        participant = Participant(str(state.jid), user, pid, nick, frozenset(), now_micros())
+        try:
+            await guarded(self.service.store.join(participant))
+        except NickTaken:
+            raise _conflict() from None
+        await self.service.set_participant(state, user, participant)
+        await notify_participant(self.service, state, participant)
+        return participant
+
+    async def _update(
+        self, stanza: Stanza, state: ChannelState, room: Room, requested: str
+    ) -> None:
+        """Presence of a joined client: a new status, or a new nick (7.6)."""
+        user = room.occupants[stanza.sender]
+        participant = state.participants.get(user)
+        if participant is not None and requested != participant.nick:
+            nick = mix_rules.nick(requested)
+            holder = state.nick_holder(nick)
+            if holder is not None and holder != user:
+                raise _conflict()
+            try:
+                await guarded(self.service.store.set_nick(str(state.jid), user, nick))
+            except NickTaken:
+                raise _conflict() from None
+            # MIX-PRESENCE sends the user's items again; `presence_changed` turns
+            # that into the MUC nick change for every occupant.
+            await self.service.set_participant(state, user, replace(participant, nick=nick))
+            await notify_participant(self.service, state, state.participants[user])
+        await self._share(stanza, state)
+
+    async def _leave(self, state: ChannelState, room: Room, client: JID) -> None:
+        user = room.occupants.pop(client)
+        participant = state.participants.get(user)
+        shown = room.shown.get(user)
+        nick = shown.nick if shown is not None else participant.nick if participant else ""
+        gone = Element(NS.CLIENT, "presence", {"type": "unavailable"})
+        left = Stanza(Kind.PRESENCE, "unavailable", None, client, state.jid, gone)
+        await self._share(left, state)
+        own = occupant_presence(state, user, nick, None, (rules.SELF,))
+        await self.delivery.one(client, own)
+        if participant is not None and not participant.nodes and not room.resources_of(user):
+            await guarded(self.service.store.leave(str(state.jid), user))
+            await self.service.set_participant(state, user, None)
+            subscribers = [p.jid for p in state.subscribers(NS.MIX_NODE_PARTICIPANTS)]
+            await notify_retract(
+                self.service, state, NS.MIX_NODE_PARTICIPANTS, participant.id, subscribers
+            )
+        self._forget_if_empty(state, room)
+
+    def _forget_if_empty(self, state: ChannelState, room: Room) -> None:
+        if not room.occupants and self.rooms.get(str(state.jid)) is room:
+            del self.rooms[str(state.jid)]
+
+    async def _share(self, stanza: Stanza, state: ChannelState) -> None:
+        """A MUC client's presence into the channel's presence node."""
+        if self.service.presence_handler is None:
+            return
+        element = stanza.element.copy()
+        rules.strip_server_owned(element)
+        shared = Stanza(Kind.PRESENCE, stanza.type, stanza.id, stanza.sender, state.jid, element)
+        await self.service.presence_handler(shared, state)
+
+    async def _iq(self, stanza: Stanza, state: ChannelState, nick: str) -> None:
+        """Self-ping (XEP-0410) is answered by the room; IQs to other
+        occupants are not relayed."""
+        if not stanza.is_request:
+            return
+        if not self.is_occupant(state, stanza.sender):
+            raise StanzaError(StanzaErrorCondition.NOT_ACCEPTABLE, "not an occupant of this room")
+        payload = iq_payload(stanza)
+        participant = state.participants.get(str(stanza.sender.bare))
+        own = participant is not None and participant.nick == nick
+        if own and payload is not None and payload.is_(NS.PING, "ping"):
+            await self.service.send(iq_result(stanza))
+            return
+        raise StanzaError(
+            StanzaErrorCondition.FEATURE_NOT_IMPLEMENTED, "IQs to occupants are not relayed"
+        )
+
+    # -- the channel, mirrored to MUC clients ----------------------------------
+
+    async def presence_changed(
+        self, state: ChannelState, entries: list[ClientPresence], available: bool
+    ) -> None:
+        room = self.rooms.get(str(state.jid))
+        if room is None:
+            return
+        done: set[str] = set()
+        for entry in entries:
+            if entry.user not in done:
+                done.add(entry.user)
+                await self._sync(state, room, entry.user, entry if available else None)
+
+    async def _sync(
+        self, state: ChannelState, room: Room, user: str, changed: ClientPresence | None
+    ) -> None:
+        """Show MUC clients the user's current presence (from the node)."""
+        participant = state.participants.get(user)
+        if participant is None:
+            await self._evict(state, room, user)
+        entries = state.presence.of_user(user) if participant is not None else []
+        old = room.shown.get(user)
+        if participant is None or not entries:
+            if old is not None:
+                del room.shown[user]
+                await self._broadcast(state, room, user, old.nick, None)
+            return
+        current = state.presence.get(old.proxy) if old is not None else None
+        entry = changed if changed in entries else current or entries[0]
+        room.shown[user] = Shown(participant.nick, entry.proxy)
+        if old is not None and old.nick != participant.nick:
+            await self._broadcast(
+                state, room, user, old.nick, None, (rules.NICK_CHANGED,), participant.nick
+            )
+        await self._broadcast(state, room, user, participant.nick, entry)
+
+    async def _broadcast(
+        self,
+        state: ChannelState,
+        room: Room,
+        user: str,
+        nick: str,
+        entry: ClientPresence | None,
+        codes: tuple[int, ...] = (),
+        new_nick: str | None = None,
+    ) -> None:
+        """Occupant presence to every joined client, with 110 to the user's own."""
+        others = [c for c, owner in room.occupants.items() if owner != user]
+        own = room.resources_of(user)
+        if others:
+            element = occupant_presence(state, user, nick, entry, codes, new_nick)
+            await self.delivery.many(others, element)
+        if own:
+            element = occupant_presence(state, user, nick, entry, (*codes, rules.SELF), new_nick)
+            await self.delivery.many(own, element)
+
+    async def _evict(self, state: ChannelState, room: Room, user: str) -> None:
+        """The user is no participant any more: its MUC clients are out."""
+        for client in room.resources_of(user):
+            del room.occupants[client]
+            shown = room.shown.get(user)
+            nick = shown.nick if shown is not None else client.resource or ""
+            own = occupant_presence(state, user, nick, None, (rules.SELF, rules.REMOVED))
+            await self.delivery.one(client, own)
+
+    async def participant_changed(
+        self, state: ChannelState, user: str, old: Participant | None, new: Participant | None
+    ) -> None:
+        room = self.rooms.get(str(state.jid))
+        if room is None or new is not None:
+            return
+        await self._sync(state, room, user, None)
+        self._forget_if_empty(state, room)
+
+    async def reflected(
+        self,
+        state: ChannelState,
+        message: Element,
+        sender: Participant,
+        original: Element,
+        duplicate: bool,
+    ) -> None:
+        """A message the channel reflected, to every joined MUC client (only
+        the sender's when it was a resent duplicate)."""
+        room = self.rooms.get(str(state.jid))
+        if room is None:
+            return
+        clients = room.resources_of(sender.jid) if duplicate else list(room.occupants)
+        if not clients:
+            return
+        occupant = rules.occupant_id_of(state.channel.secret, sender.id)
+        muc = rules.muc_message(message, str(state.jid), sender.nick, occupant)
+        muc.attrs["id"] = original.get("id") or message.attrs["id"]
+        await self.delivery.many(clients, muc)
+
+    async def check_subject(self, stanza: Stanza, state: ChannelState) -> None:
+        """The subject is the channel's info node, set through MIX."""
+        element = stanza.element
+        subject = element.find(NS.CLIENT, "subject")
+        if subject is not None and element.find(NS.CLIENT, "body") is None:
+            raise StanzaError(
+                StanzaErrorCondition.FORBIDDEN, "the subject is the channel's info; set it there"
+            )
