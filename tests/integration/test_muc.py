@@ -382,3 +382,34 @@ async def test_self_ping_and_nick_change(
     assert item(changed)["nick"] == "Hecate Queen" and 110 in codes(changed)
     state = await channel_state(server, CHANNEL)
     assert state is not None and state.participants["hecate@localhost"].nick == "Hecate Queen"
+
+
+async def test_private_messages_between_occupants(
+    server: ServerHandle, hag: tuple[ClientXMPP, Stanzas]
+) -> None:
+    hecate, _, hecate_messages = await muc_client(server, "hecate")
+    grey, _, grey_messages = await muc_client(server, "greymalkin")
+    own, _, _, _ = await hecate.plugin["xep_0045"].join_muc_wait(
+        CHANNEL, "hecate", maxstanzas=0, timeout=TIMEOUT
+    )
+    # Not an occupant yet: refused.
+    grey.make_message(mto=f"{CHANNEL}/hecate", mbody="early", mtype="chat").send()
+    refused = await grey_messages.until(lambda m: m["type"] == "error")
+    assert refused["error"]["condition"] == "not-acceptable"
+    await grey.plugin["xep_0045"].join_muc_wait(CHANNEL, "grey", maxstanzas=0, timeout=TIMEOUT)
+    hecate.make_message(mto=f"{CHANNEL}/grey", mbody="psst", mtype="chat").send()
+    private = await grey_messages.until(body("psst"))
+    assert str(private["from"]) == f"{CHANNEL}/hecate" and private["type"] == "chat"
+    assert private.xml.find(f"{{{MUC_USER}}}x") is not None
+    assert occupant_id(private) == occupant_id(own)
+    # The MIX participant is not reachable this way (MIX-ANON), nor is a nobody.
+    hecate.make_message(mto=f"{CHANNEL}/third witch", mbody="hi", mtype="chat").send()
+    hecate.make_message(mto=f"{CHANNEL}/nobody", mbody="hi", mtype="chat").send()
+    first = await hecate_messages.until(
+        lambda m: m["type"] == "error" and m["from"].resource == "third witch"
+    )
+    assert first["error"]["condition"] == "feature-not-implemented"
+    second = await hecate_messages.until(
+        lambda m: m["type"] == "error" and m["from"].resource == "nobody"
+    )
+    assert second["error"]["condition"] == "item-not-found"

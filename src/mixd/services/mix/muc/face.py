@@ -21,7 +21,9 @@ with at least one client in the node are the room's occupants.
 Messages. A groupchat from a MUC client takes the channel's path (archive,
 then reflect with `<mix/>`); every message the channel reflects then goes to
 each joined MUC client from `channel/nick`, with the sender's original id
-and the sender's occupant id, serialized once.
+and the sender's occupant id, serialized once. Private messages go between
+joined MUC clients only (not archived); MIX participants get theirs through
+proxy JIDs (MIX-ANON, not yet).
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from dataclasses import replace
 
 from mixd import ns as NS
 from mixd.codec.stanza import CodecError, Kind, Stanza, iq_payload, iq_result, stanza_error_reply
-from mixd.codec.xep0045_muc import MucJoin
+from mixd.codec.xep0045_muc import MucJoin, occupant_id
 from mixd.codec.xep0082_datetime import now_micros
 from mixd.errors import StanzaError, StanzaErrorCondition
 from mixd.jid import JID
@@ -80,10 +82,7 @@ class MucFace:
         elif stanza.kind is Kind.IQ:
             await self._iq(stanza, state, nick)
         elif not stanza.is_error:
-            raise StanzaError(
-                StanzaErrorCondition.FEATURE_NOT_IMPLEMENTED,
-                "private messages between occupants are not supported",
-            )
+            await self._private(stanza, state, nick)
 
     async def _presence(self, stanza: Stanza, state: ChannelState, nick: str) -> None:
         client = stanza.sender
@@ -213,6 +212,34 @@ class MucFace:
         rules.strip_server_owned(element)
         shared = Stanza(Kind.PRESENCE, stanza.type, stanza.id, stanza.sender, state.jid, element)
         await self.service.presence_handler(shared, state)
+
+    async def _private(self, stanza: Stanza, state: ChannelState, nick: str) -> None:
+        """A private message (XEP-0045 7.5) from a joined MUC client to the
+        MUC clients of the occupant with that nick."""
+        room = self.rooms.get(str(state.jid))
+        user = room.occupants.get(stanza.sender) if room is not None else None
+        sender = state.participants.get(user) if user is not None else None
+        if room is None or sender is None:
+            raise StanzaError(StanzaErrorCondition.NOT_ACCEPTABLE, "not an occupant of this room")
+        if stanza.type == "groupchat":
+            raise StanzaError(StanzaErrorCondition.BAD_REQUEST, "send groupchat to the room")
+        target = state.nick_holder(nick)
+        if target is None:
+            raise StanzaError(StanzaErrorCondition.ITEM_NOT_FOUND, "no occupant with that nick")
+        clients = room.resources_of(target)
+        if not clients:
+            # A participant present only through MIX: private messages to it
+            # go through proxy JIDs (MIX-ANON), which are not there yet.
+            raise StanzaError(
+                StanzaErrorCondition.FEATURE_NOT_IMPLEMENTED, "that occupant is not a MUC client"
+            )
+        message = stanza.element.copy()
+        rules.strip_server_owned(message)
+        message.attrs = {"from": f"{state.jid}/{sender.nick}", "type": stanza.type}
+        message.set("id", stanza.id)
+        message.add(NS.MUC_USER, "x")
+        message.append(occupant_id(rules.occupant_id_of(state.channel.secret, sender.id)))
+        await self.delivery.many(clients, message)
 
     async def _iq(self, stanza: Stanza, state: ChannelState, nick: str) -> None:
         """Self-ping (XEP-0410) is answered by the room; IQs to other
