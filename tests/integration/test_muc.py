@@ -413,3 +413,37 @@ async def test_private_messages_between_occupants(
         lambda m: m["type"] == "error" and m["from"].resource == "nobody"
     )
     assert second["error"]["condition"] == "item-not-found"
+
+
+async def test_mix_side_changes_reach_muc_clients(
+    server: ServerHandle, hag: tuple[ClientXMPP, Stanzas]
+) -> None:
+    """A MIX nick change is a MUC nick change; leaving through MIX ends the
+    user's MUC occupancies too."""
+    hag_client, _ = hag
+    hecate, presences, _ = await muc_client(server, "hecate")
+    await hecate.plugin["xep_0045"].join_muc_wait(CHANNEL, "hecate", maxstanzas=0, timeout=TIMEOUT)
+    hag_muc = await server.client("hag66@localhost/muc", "pw-hag66", plugins=MUC_PLUGINS)
+    hag_muc_presences = Stanzas(hag_muc, "presence")
+    await hag_muc.plugin["xep_0045"].join_muc_wait(
+        CHANNEL, "third witch", maxstanzas=0, timeout=TIMEOUT
+    )
+    await iq(hag_client, CHANNEL, f"<setnick xmlns='{MIX}'><nick>first witch</nick></setnick>")
+    renamed = await presences.until(lambda p: 303 in codes(p))
+    assert str(renamed["from"]) == f"{CHANNEL}/third witch"
+    assert item(renamed)["nick"] == "first witch" and 110 not in codes(renamed)
+    await presences.until(frm(f"{CHANNEL}/first witch"))
+    await iq(
+        hag_client,
+        hag_client.boundjid.bare,
+        f"<client-leave xmlns='urn:xmpp:mix:pam:2' channel='{CHANNEL}'>"
+        f"<leave xmlns='{MIX}'/></client-leave>",
+    )
+    removed = await hag_muc_presences.until(
+        lambda p: p["type"] == "unavailable" and 321 in codes(p)
+    )
+    assert 110 in codes(removed)
+    gone = await presences.until(
+        lambda p: frm(f"{CHANNEL}/first witch")(p) and p["type"] == "unavailable"
+    )
+    assert 110 not in codes(gone)
