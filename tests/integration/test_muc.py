@@ -447,3 +447,35 @@ async def test_mix_side_changes_reach_muc_clients(
         lambda p: frm(f"{CHANNEL}/first witch")(p) and p["type"] == "unavailable"
     )
     assert 110 not in codes(gone)
+
+
+async def test_iqs_to_occupants_are_relayed(
+    server: ServerHandle, hag: tuple[ClientXMPP, Stanzas]
+) -> None:
+    hecate, _, _ = await muc_client(server, "hecate")
+    grey, _, _ = await muc_client(server, "greymalkin")
+    for xmpp, nick in ((hecate, "hecate"), (grey, "grey")):
+        await xmpp.plugin["xep_0045"].join_muc_wait(CHANNEL, nick, maxstanzas=0, timeout=TIMEOUT)
+    # A vCard request goes to the occupant's account, answered by its server.
+    vcard = await iq(hecate, f"{CHANNEL}/grey", "<vCard xmlns='vcard-temp'/>", kind="get")
+    assert str(vcard["from"]) == f"{CHANNEL}/grey"
+    assert vcard.xml.find("{vcard-temp}vCard") is not None
+    # Other IQs go to the occupant's MUC client, which answers through the room.
+    await hecate.plugin["xep_0199"].ping(f"{CHANNEL}/grey", timeout=TIMEOUT)
+    # Only MUC clients: the MIX-only occupant is not reachable this way yet.
+    with pytest.raises(IqError) as err:
+        await hecate.plugin["xep_0199"].ping(f"{CHANNEL}/third witch", timeout=TIMEOUT)
+    assert err.value.condition == "feature-not-implemented"
+
+
+async def test_destroying_the_channel_tells_muc_clients(
+    server: ServerHandle, hag: tuple[ClientXMPP, Stanzas]
+) -> None:
+    hag_client, _ = hag
+    hecate, presences, _ = await muc_client(server, "hecate")
+    await hecate.plugin["xep_0045"].join_muc_wait(CHANNEL, "hecate", maxstanzas=0, timeout=TIMEOUT)
+    await iq(hag_client, SERVICE, f"<destroy xmlns='{MIX}' channel='coven'/>")
+    gone = await presences.until(lambda p: p["type"] == "unavailable")
+    assert str(gone["from"]) == f"{CHANNEL}/hecate"
+    assert gone.xml.find(f"{{{MUC_USER}}}x/{{{MUC_USER}}}destroy") is not None
+    assert item(gone) == {"affiliation": "none", "role": "none"}

@@ -31,21 +31,23 @@ from __future__ import annotations
 from dataclasses import replace
 
 from mixd import ns as NS
-from mixd.codec.stanza import CodecError, Kind, Stanza, iq_payload, iq_result, stanza_error_reply
-from mixd.codec.xep0045_muc import MucJoin, occupant_id
+from mixd.codec.stanza import CodecError, Kind, Stanza, stanza_error_reply
+from mixd.codec.xep0045_muc import MucJoin, user_x
 from mixd.codec.xep0082_datetime import now_micros
+from mixd.codec.xep0369_mix import NAMESPACES, Destroy
 from mixd.errors import StanzaError, StanzaErrorCondition
 from mixd.jid import JID
 from mixd.services.mix import rules as mix_rules
 from mixd.services.mix.muc import rules
 from mixd.services.mix.muc.archive import MucArchive
+from mixd.services.mix.muc.between import BetweenOccupants
 from mixd.services.mix.muc.delivery import Delivery
 from mixd.services.mix.muc.disco import MucDiscovery
 from mixd.services.mix.muc.presence import occupant_presence, subject_message
 from mixd.services.mix.muc.room import Room, Shown
 from mixd.services.mix.notify import notify_participant, notify_retract
 from mixd.services.mix.presence_state import ClientPresence
-from mixd.services.mix.service import MixService, guarded
+from mixd.services.mix.service import MixService, Request, guarded
 from mixd.services.mix.state import ChannelState
 from mixd.storage.contracts.mix import NickTaken, Participant
 from mixd.xml.element import Element
@@ -63,7 +65,13 @@ class MucFace:
         self.rooms: dict[str, Room] = {}  # by channel, only while MUC clients are joined
         self.delivery = Delivery(service)
         self.archive = MucArchive(service, self)
+        self.between = BetweenOccupants(service, self)
         MucDiscovery(service, self)
+        self.mix_destroy = {
+            ns: service.handlers[("service", ns, "destroy", "set")] for ns in NAMESPACES
+        }
+        for ns in NAMESPACES:
+            service.on_iq("service", ns, "destroy", "set", self.destroy)
         service.occupant_handler = self.receive
         service.presence_listeners.append(self.presence_changed)
         service.participant_listeners.append(self.participant_changed)
@@ -80,9 +88,9 @@ class MucFace:
         if stanza.kind is Kind.PRESENCE:
             await self._presence(stanza, state, nick)
         elif stanza.kind is Kind.IQ:
-            await self._iq(stanza, state, nick)
+            await self.between.iq(stanza, state, nick)
         elif not stanza.is_error:
-            await self._private(stanza, state, nick)
+            await self.between.message(stanza, state, nick)
 
     async def _presence(self, stanza: Stanza, state: ChannelState, nick: str) -> None:
         client = stanza.sender
@@ -213,51 +221,6 @@ class MucFace:
         shared = Stanza(Kind.PRESENCE, stanza.type, stanza.id, stanza.sender, state.jid, element)
         await self.service.presence_handler(shared, state)
 
-    async def _private(self, stanza: Stanza, state: ChannelState, nick: str) -> None:
-        """A private message (XEP-0045 7.5) from a joined MUC client to the
-        MUC clients of the occupant with that nick."""
-        room = self.rooms.get(str(state.jid))
-        user = room.occupants.get(stanza.sender) if room is not None else None
-        sender = state.participants.get(user) if user is not None else None
-        if room is None or sender is None:
-            raise StanzaError(StanzaErrorCondition.NOT_ACCEPTABLE, "not an occupant of this room")
-        if stanza.type == "groupchat":
-            raise StanzaError(StanzaErrorCondition.BAD_REQUEST, "send groupchat to the room")
-        target = state.nick_holder(nick)
-        if target is None:
-            raise StanzaError(StanzaErrorCondition.ITEM_NOT_FOUND, "no occupant with that nick")
-        clients = room.resources_of(target)
-        if not clients:
-            # A participant present only through MIX: private messages to it
-            # go through proxy JIDs (MIX-ANON), which are not there yet.
-            raise StanzaError(
-                StanzaErrorCondition.FEATURE_NOT_IMPLEMENTED, "that occupant is not a MUC client"
-            )
-        message = stanza.element.copy()
-        rules.strip_server_owned(message)
-        message.attrs = {"from": f"{state.jid}/{sender.nick}", "type": stanza.type}
-        message.set("id", stanza.id)
-        message.add(NS.MUC_USER, "x")
-        message.append(occupant_id(rules.occupant_id_of(state.channel.secret, sender.id)))
-        await self.delivery.many(clients, message)
-
-    async def _iq(self, stanza: Stanza, state: ChannelState, nick: str) -> None:
-        """Self-ping (XEP-0410) is answered by the room; IQs to other
-        occupants are not relayed."""
-        if not stanza.is_request:
-            return
-        if not self.is_occupant(state, stanza.sender):
-            raise StanzaError(StanzaErrorCondition.NOT_ACCEPTABLE, "not an occupant of this room")
-        payload = iq_payload(stanza)
-        participant = state.participants.get(str(stanza.sender.bare))
-        own = participant is not None and participant.nick == nick
-        if own and payload is not None and payload.is_(NS.PING, "ping"):
-            await self.service.send(iq_result(stanza))
-            return
-        raise StanzaError(
-            StanzaErrorCondition.FEATURE_NOT_IMPLEMENTED, "IQs to occupants are not relayed"
-        )
-
     # -- the channel, mirrored to MUC clients ----------------------------------
 
     async def presence_changed(
@@ -362,3 +325,22 @@ class MucFace:
             raise StanzaError(
                 StanzaErrorCondition.FORBIDDEN, "the subject is the channel's info; set it there"
             )
+
+    async def destroy(self, request: Request) -> Element | None:
+        """MIX destroy, then every joined MUC client is told the room is gone
+        (XEP-0045 10.9)."""
+        name = Destroy.decode(request.payload).channel
+        key = str(JID(mix_rules.channel_name(name), self.service.domain, None))
+        result = await self.mix_destroy[request.payload.ns](request)
+        room = self.rooms.pop(key, None)
+        if room is not None:
+            for client, user in room.occupants.items():
+                shown = room.shown.get(user)
+                nick = shown.nick if shown is not None else client.resource or ""
+                gone = Element(NS.CLIENT, "presence", {"type": "unavailable"})
+                gone.attrs["from"] = f"{key}/{nick}"
+                x = user_x("none", "none", codes=(rules.SELF,))
+                x.add(NS.MUC_USER, "destroy")
+                gone.append(x)
+                await self.delivery.one(client, gone)
+        return result
