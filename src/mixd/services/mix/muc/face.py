@@ -28,6 +28,7 @@ proxy JIDs (MIX-ANON, not yet).
 
 from __future__ import annotations
 
+import logging
 from dataclasses import replace
 
 from mixd import ns as NS
@@ -51,6 +52,8 @@ from mixd.services.mix.service import MixService, Request, guarded
 from mixd.services.mix.state import ChannelState
 from mixd.storage.contracts.mix import NickTaken, Participant
 from mixd.xml.element import Element
+
+log = logging.getLogger(__name__)
 
 JOINED = (rules.SELF, rules.NON_ANONYMOUS, rules.LOGGING)
 
@@ -148,7 +151,11 @@ class MucFace:
         room.occupants[client] = user
         own = occupant_presence(state, user, participant.nick, stanza.element, codes, client=client)
         await self.delivery.one(client, own)
-        await self.archive.send_history(state, client, join.history)
+        try:
+            await self.archive.send_history(state, client, join.history)
+        except StanzaError:
+            # The archive is unavailable: the client is in, without history.
+            log.warning("no history for %s entering %s", client, state.jid)
         await self.delivery.one(client, subject_message(state))
 
     async def _participate(self, state: ChannelState, client: JID, nick: str) -> Participant:
