@@ -615,3 +615,42 @@ def test_namespaced_attribute_with_brace_in_uri_roundtrips() -> None:
     # XML that the next hop cannot parse.
     received = one(b"<message xmlns:a='urn:}evil' a:b='v'><body>hi</body></message>")
     assert tree(roundtrip(received)) == tree(received)
+
+
+def test_names_a_peer_sends_are_not_kept() -> None:
+    """RELIABILITY F5: expat keeps every name it meets for the life of its
+    parser; StreamParser starts a fresh one between stanzas, so a stream of
+    ever new names does not grow it (10,000 more stanzas, no more memory)."""
+    parser = Parser(Limits())
+    parser.feed(HEADER)
+
+    def stanzas(start: int) -> bytes:
+        return b"".join(
+            b"<message><x%d xmlns='urn:n%d' a%d='v'/></message>" % (n, n, n)
+            for n in range(start, start + 1000)
+        )
+
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        held = []
+        for batch in range(15):
+            assert len(parser.feed(stanzas(batch * 1000))) == 1000
+            held.append(tracemalloc.get_traced_memory()[0] - before)
+    finally:
+        tracemalloc.stop()
+    assert max(held[5:]) < 256 * 1024, held
+    assert max(held[10:]) <= max(held[:5]) + 16 * 1024, held
+
+
+def test_a_renewed_parser_gives_the_same_events(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A fresh expat parser after every few names, at any split of the
+    input: the same elements come out, with the stream's namespaces."""
+    monkeypatch.setattr("mixd.xml.parser.RENEW_AFTER_NAMES", 3)
+    data = HEADER.replace(b" to=", b" xmlns:foo='urn:foo' to=") + b"".join(
+        [STANZAS, b"<foo:bar x='1'/>", STANZAS, b"</stream:stream>"]
+    )
+    expected = describe(feed_chunks([data]))
+    assert len(expected) == 9 and expected[-1] == ("close",)
+    for size in (1, 2, 3, 7, 64):
+        assert describe(feed_chunks(chunked(data, size))) == expected

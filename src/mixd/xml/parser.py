@@ -17,6 +17,7 @@ from typing import Any
 from mixd import ns as NS
 from mixd.errors import StreamError, StreamErrorCondition
 from mixd.xml.element import Element
+from mixd.xml.serializer import escape_attr
 
 # A character that cannot occur in XML names or URIs, so no namespace URI can
 # smuggle a second separator in (the CVE-2022-25236 class).
@@ -63,6 +64,18 @@ def _restricted(what: str) -> StreamError:
     return StreamError(StreamErrorCondition.RESTRICTED_XML, f"{what} is not allowed in XMPP")
 
 
+TEXT_BUFFER = 1024  # bytes of character data pyexpat collects per handler call
+RENEW_AFTER_NAMES = 1000  # element and attribute names parsed before a fresh parser
+
+
+def _tag_name(context: bytes) -> bytes:
+    """The qualified name of the start tag that `context` begins with."""
+    end = 1
+    while end < len(context) and context[end : end + 1] not in b" \t\r\n/>":
+        end += 1
+    return context[1:end]
+
+
 class StreamParser:
     """One parser per stream (a stream restart needs a new one)."""
 
@@ -80,7 +93,22 @@ class StreamParser:
         self._failed: StreamError | None = None
         self._head = b""  # the first two bytes, to spot a UTF-16 byte order mark
         self._ns_decls = 0  # namespace declarations on the element being opened
-        p = pyexpat.ParserCreate("UTF-8", _SEP)
+        # Renewal (see `_renew`): the stream element's tag and namespace
+        # declarations, names seen since the last one, and the bytes fed
+        # after the last complete unit.
+        self._stream_tag = b""
+        self._stream_ns: dict[str, str] = {}
+        self._names = 0
+        self._tail: bytes | None = b""
+        self._renewing = False
+        self._parser = self._expat()
+
+    def _expat(self) -> pyexpat.XMLParserType:
+        # No intern dict: pyexpat's default keeps every distinct name a peer
+        # ever sends (and ~10 KB per idle connection). A small text buffer:
+        # stanzas are small, and a longer text just arrives in more pieces.
+        p = pyexpat.ParserCreate("UTF-8", _SEP, intern=None)
+        p.buffer_size = TEXT_BUFFER
         p.buffer_text = True
         p.ordered_attributes = False
         p.SetParamEntityParsing(pyexpat.XML_PARAM_ENTITY_PARSING_NEVER)
@@ -95,7 +123,7 @@ class StreamParser:
         p.ProcessingInstructionHandler = self._pi
         p.ExternalEntityRefHandler = self._external_entity
         p.SkippedEntityHandler = self._skipped_entity
-        self._parser = p
+        return p
 
     def set_limits(self, limits: Limits) -> None:
         """Tighten or relax limits (after authentication) without a restart."""
@@ -113,11 +141,15 @@ class StreamParser:
             raise self._failed
         if self._fed < 2:
             self._check_bom(data)
-        self._fed += len(data)
         try:
+            if self._names >= RENEW_AFTER_NAMES and self._depth == 1 and self._tail is not None:
+                self._renew()
+            self._fed += len(data)
             self._parser.Parse(data, False)
             if self._fed - self._mark > self.limits.max_bytes:
                 raise StreamError(StreamErrorCondition.POLICY_VIOLATION, "stanza too large")
+            unconsumed = self._fed - self._mark
+            self._tail = data[len(data) - unconsumed :] if unconsumed <= len(data) else None
         except StreamError as exc:
             self._failed = exc
             raise
@@ -126,6 +158,31 @@ class StreamParser:
             raise self._failed from None
         events, self._events = self._events, []
         return events
+
+    def _renew(self) -> None:
+        """Start a fresh expat parser between stanzas: expat keeps every
+        element and attribute name it meets in tables that live as long as
+        the parser, so a long stream (or a peer inventing names) would grow
+        without bound. The new parser is put back inside the stream by a
+        stream tag with the same name and namespace declarations, and gets
+        the bytes that were fed after the last complete stanza again."""
+        decls = "".join(
+            f' xmlns{":" + prefix if prefix else ""}="{escape_attr(uri)}"'
+            for prefix, uri in self._stream_ns.items()
+        )
+        header = b"<" + self._stream_tag + decls.encode() + b">"
+        tail = self._tail or b""
+        self._parser = self._expat()
+        self._names = 0
+        self._depth = 0
+        self._fed = len(header) + len(tail)
+        self._renewing = True
+        try:
+            self._parser.Parse(header, False)
+        finally:
+            self._renewing = False
+        self._mark = len(header)  # the tail is the start of the unit now arriving
+        self._parser.Parse(tail, False)
 
     def _check_bom(self, data: bytes) -> None:
         # Expat honours a UTF-16 byte order mark whatever encoding it was
@@ -161,10 +218,14 @@ class StreamParser:
         depth = self._depth
         self._depth = depth + 1
         if depth == 0:
-            self._events.append(StreamOpened(ns, local, self._attrs(attrs), dict(self._pending_ns)))
-            self._pending_ns.clear()
+            if not self._renewing:
+                self._stream_tag = _tag_name(self._parser.GetInputContext() or b"")
+                self._stream_ns = dict(self._pending_ns)
+                self._events.append(StreamOpened(ns, local, self._attrs(attrs), self._stream_ns))
+            self._pending_ns = {}
             self._mark = self._parser.CurrentByteIndex
             return
+        self._names += 1 + len(attrs)
         if depth == 1:
             if ns == NS.STREAM and local == "stream":
                 # RFC 6120 4.2: one stream header per stream (A9).
