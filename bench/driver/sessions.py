@@ -121,8 +121,10 @@ class IdleResult:
     login_seconds: float
     rss_before_mb: float | None
     rss_after_mb: float | None
-    kib_per_connection: float | None
+    kib_per_connection: float | None  # right after the logins
     held_seconds: float
+    rss_held_mb: float | None  # after the hold (idle connections may shrink)
+    kib_per_connection_held: float | None
     answered_pings: int
     ping: Latency
     dropped: int
@@ -144,6 +146,7 @@ async def idle_connections(args: argparse.Namespace, target: Target) -> None:
                 await asyncio.sleep(args.hold)
             finally:
                 keeper.cancel()
+        held = rss_bytes(pid) if pid is not None else None
         limit = asyncio.Semaphore(args.concurrency)
         samples: list[int] = []
 
@@ -157,9 +160,11 @@ async def idle_connections(args: argparse.Namespace, target: Target) -> None:
         dropped = sum(c.lost for c in clients)
     finally:
         await close_all(clients)
-    per = None
-    if before is not None and after is not None:
-        per = (after - before) / len(clients) / 1024
+
+    def per_connection(rss: int | None) -> float | None:
+        return None if before is None or rss is None else (rss - before) / len(clients) / 1024
+
+    per, per_held = per_connection(after), per_connection(held)
     result = IdleResult(
         len(clients),
         login.seconds,
@@ -167,14 +172,18 @@ async def idle_connections(args: argparse.Namespace, target: Target) -> None:
         None if after is None else after / 2**20,
         per,
         args.hold,
+        None if held is None else held / 2**20,
+        per_held,
         len(samples),
         Latency.of(samples),
         dropped,
     )
     mib = "-" if result.rss_after_mb is None else f"{result.rss_after_mb:.0f} MiB"
     kib = "-" if per is None else f"{per:.1f} KiB"
+    kib_held = "-" if per_held is None else f"{per_held:.1f} KiB"
     say(
-        f"idle: {result.connections} connections, server RSS {mib}, {kib} per connection; "
+        f"idle: {result.connections} connections, server RSS {mib}, {kib} per connection "
+        f"after the logins, {kib_held} after {args.hold:g} s idle; "
         f"{result.answered_pings} answered a ping after {args.hold:g} s "
         f"(p50 {result.ping.p50:.1f} ms, p99 {result.ping.p99:.1f} ms), {dropped} dropped"
     )
