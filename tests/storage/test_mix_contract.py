@@ -89,7 +89,9 @@ async def test_every_channel_field_round_trips(store: MixStore) -> None:
             contact=(ALICE, CAROL),
             updated=1_712_345_678_999_999,
         ),
-        config={"Last Change Made By": BOB, "\u00e9": "x\u00e9\"'", "empty": ""},
+        config={"Last Change Made By": (BOB,), "\u00e9": ("x\u00e9\"'", "b"), "empty": ()},
+        config_updated=1_712_345_679_000_000,
+        end_of_life=1_812_345_678_000_000,
     )
     await store.create_channel(full)
     assert await store.get_channel(COFFEE) == full
@@ -126,14 +128,14 @@ async def test_create_refuses_a_non_channel_jid(store: MixStore, jid: str) -> No
 
 
 async def test_returned_config_is_a_copy(store: MixStore) -> None:
-    await store.create_channel(channel(config={"a": "1"}))
+    await store.create_channel(channel(config={"a": ("1",)}))
     got = await store.get_channel(COFFEE)
     assert got is not None
-    got.config["a"] = "changed"
+    got.config["a"] = ("changed",)
     listed = await store.list_channels(SERVICE, None, 10)
-    listed[0].config["b"] = "added"
+    listed[0].config["b"] = ("added",)
     again = await store.get_channel(COFFEE)
-    assert again is not None and again.config == {"a": "1"}
+    assert again is not None and again.config == {"a": ("1",)}
 
 
 async def test_list_channels_ordered_paged_and_per_service(store: MixStore) -> None:
@@ -177,7 +179,7 @@ async def test_ad_hoc_channels_exist_but_are_not_listed(store: MixStore) -> None
 
 
 async def test_set_info_replaces_only_the_info(store: MixStore) -> None:
-    created = channel(config={"k": "v"}, info=ChannelInfo(name="old", contact=(BOB,), updated=5))
+    created = channel(config={"k": ("v",)}, info=ChannelInfo(name="old", contact=(BOB,), updated=5))
     await store.create_channel(created)
     info = ChannelInfo(name="Coffee", description="Beans", contact=(CAROL, ALICE), updated=99)
     await store.set_info(COFFEE, info)
@@ -372,9 +374,76 @@ async def test_set_nodes(store: MixStore) -> None:
 # --- SQLite specifics --------------------------------------------------------
 
 
+# --- MIX-ADMIN: configuration, end of life, allowed and banned ------------------
+
+
+async def test_set_config_replaces_owners_and_config(store: MixStore) -> None:
+    await store.create_channel(channel(info=ChannelInfo(name="kept")))
+    config = {"Administrator": (CAROL, BOB), "Open Presence": ("true",)}
+    await store.set_config(COFFEE, (BOB, ALICE), config, 42, 1_000)
+    got = await store.get_channel(COFFEE)
+    assert got is not None
+    assert got.owners == (ALICE, BOB)
+    assert got.config == config and got.config_updated == 42 and got.end_of_life == 1_000
+    assert got.info.name == "kept"
+    await store.set_config(COFFEE, (ALICE,), {}, 43, None)
+    again = await store.get_channel(COFFEE)
+    assert again is not None and again.end_of_life is None and again.config == {}
+    with pytest.raises(ChannelNotFound):
+        await store.set_config(TEA, (ALICE,), {}, 1, None)
+
+
+async def test_expired_channels_of_one_service_oldest_first(store: MixStore) -> None:
+    await store.create_channel(channel(COFFEE, end_of_life=200))
+    await store.create_channel(channel(TEA, end_of_life=100))
+    await store.create_channel(channel(f"later@{SERVICE}", end_of_life=300))
+    await store.create_channel(channel(f"forever@{SERVICE}"))
+    await store.create_channel(channel("elsewhere@mix.example.net", end_of_life=1))
+    assert await store.expired_channels(SERVICE, 99, 10) == []
+    assert await store.expired_channels(SERVICE, 200, 10) == [TEA, COFFEE]
+    assert await store.expired_channels(SERVICE, 1_000, 1) == [TEA]
+
+
+async def test_access_lists_add_remove_clear(store: MixStore) -> None:
+    await store.create_channel(channel())
+    await store.add_access(COFFEE, "allowed", "example.org")
+    await store.add_access(COFFEE, "allowed", CAROL)
+    await store.add_access(COFFEE, "allowed", CAROL)  # twice: once
+    assert await store.access_list(COFFEE, "allowed") == [CAROL, "example.org"]
+    assert await store.access_list(COFFEE, "banned") == []
+    assert await store.remove_access(COFFEE, "allowed", CAROL)
+    assert not await store.remove_access(COFFEE, "allowed", CAROL)
+    await store.clear_access(COFFEE, "allowed")
+    assert await store.access_list(COFFEE, "allowed") == []
+    with pytest.raises(ChannelNotFound):
+        await store.add_access(TEA, "banned", CAROL)
+
+
+async def test_banning_removes_matching_participants_at_once(store: MixStore) -> None:
+    await store.create_channel(channel())
+    await store.join(member(ALICE, "alice", joined=1))
+    await store.join(member(BOB, "bob", joined=2))
+    await store.join(member(CAROL, "carol", joined=3))
+    # Allowing removes nobody; a domain ban removes everyone of that domain.
+    assert await store.add_access(COFFEE, "allowed", "example.org") == []
+    removed = await store.add_access(COFFEE, "banned", "example.org")
+    assert [p.jid for p in removed] == [ALICE, BOB]
+    assert [p.jid for p in await store.participants(COFFEE)] == [CAROL]
+    assert [p.jid for p in await store.add_access(COFFEE, "banned", CAROL)] == [CAROL]
+    assert await store.participants(COFFEE) == []
+
+
+async def test_list_channels_with_ad_hoc(store: MixStore) -> None:
+    await store.create_channel(channel(COFFEE, adhoc=True))
+    await store.create_channel(channel(TEA))
+    assert [c.jid for c in await store.list_channels(SERVICE, None, 10)] == [TEA]
+    listed = await store.list_channels(SERVICE, None, 10, adhoc=True)
+    assert [c.jid for c in listed] == [COFFEE, TEA]
+
+
 async def test_sqlite_survives_reopen_and_cascade_leaves_no_rows(tmp_path: Path) -> None:
     path = tmp_path / "mixd.sqlite"
-    full = channel(info=ChannelInfo(name="n", contact=(BOB,), updated=3), config={"a": "b"})
+    full = channel(info=ChannelInfo(name="n", contact=(BOB,), updated=3), config={"a": ("b",)})
     db = SQLiteDatabase(path)
     await db.open()
     try:
@@ -389,13 +458,14 @@ async def test_sqlite_survives_reopen_and_cascade_leaves_no_rows(tmp_path: Path)
         store = SQLiteMixStore(db)
         assert await store.get_channel(COFFEE) == full
         assert await store.participants(COFFEE) == [member(ALICE, "alice")]
+        await store.add_access(COFFEE, "banned", "example.net")
         await store.delete_channel(COFFEE)
 
         def count(conn: sqlite3.Connection) -> list[int]:
-            tables = ("mix_channels", "mix_participants")
+            tables = ("mix_channels", "mix_participants", "mix_access")
             return [conn.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0] for t in tables]
 
-        assert await db.run(count) == [0, 0]
+        assert await db.run(count) == [0, 0, 0]
     finally:
         await db.close()
 

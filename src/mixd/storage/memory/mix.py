@@ -9,12 +9,14 @@ from __future__ import annotations
 from dataclasses import replace
 
 from mixd.storage.contracts.mix import (
+    AccessList,
     Channel,
     ChannelExists,
     ChannelInfo,
     ChannelNotFound,
     NickTaken,
     Participant,
+    jid_matches,
 )
 
 
@@ -23,6 +25,7 @@ class MemoryMixStore:
         self._channels: dict[str, Channel] = {}
         # channel -> participant JID -> participant
         self._participants: dict[str, dict[str, Participant]] = {}
+        self._access: dict[tuple[str, AccessList], set[str]] = {}
 
     async def create_channel(self, channel: Channel) -> None:
         _service(channel.jid)
@@ -33,7 +36,7 @@ class MemoryMixStore:
             owners=_sorted(channel.owners),
             secret=bytes(channel.secret),
             info=_info(channel.info),
-            config=dict(channel.config),
+            config=_config(channel.config),
         )
         self._participants[channel.jid] = {}
 
@@ -41,25 +44,82 @@ class MemoryMixStore:
         channel = self._channels.get(jid)
         return None if channel is None else _copy(channel)
 
-    async def list_channels(self, service: str, after: str | None, limit: int) -> list[Channel]:
+    async def list_channels(
+        self, service: str, after: str | None, limit: int, *, adhoc: bool = False
+    ) -> list[Channel]:
         if limit <= 0:
             return []
         jids = sorted(
             jid
             for jid, channel in self._channels.items()
-            if not channel.adhoc and _service(jid) == service and (after is None or jid > after)
+            if (adhoc or not channel.adhoc)
+            and _service(jid) == service
+            and (after is None or jid > after)
         )
         return [_copy(self._channels[jid]) for jid in jids[:limit]]
 
     async def delete_channel(self, jid: str) -> None:
         self._channels.pop(jid, None)
         self._participants.pop(jid, None)
+        self._access.pop((jid, "allowed"), None)
+        self._access.pop((jid, "banned"), None)
 
     async def set_info(self, jid: str, info: ChannelInfo) -> None:
         channel = self._channels.get(jid)
         if channel is None:
             raise ChannelNotFound(f"no channel {jid}")
         self._channels[jid] = replace(channel, info=_info(info))
+
+    async def set_config(
+        self,
+        jid: str,
+        owners: tuple[str, ...],
+        config: dict[str, tuple[str, ...]],
+        updated: int,
+        end_of_life: int | None,
+    ) -> None:
+        channel = self._channels.get(jid)
+        if channel is None:
+            raise ChannelNotFound(f"no channel {jid}")
+        self._channels[jid] = replace(
+            channel,
+            owners=_sorted(owners),
+            config=_config(config),
+            config_updated=updated,
+            end_of_life=end_of_life,
+        )
+
+    async def expired_channels(self, service: str, now: int, limit: int) -> list[str]:
+        due = sorted(
+            (c.end_of_life, jid)
+            for jid, c in self._channels.items()
+            if c.end_of_life is not None and c.end_of_life <= now and _service(jid) == service
+        )
+        return [jid for _, jid in due[:limit]]
+
+    async def access_list(self, channel: str, which: AccessList) -> list[str]:
+        return sorted(self._access.get((channel, which), ()))
+
+    async def add_access(self, channel: str, which: AccessList, entry: str) -> list[Participant]:
+        members = self._participants.get(channel)
+        if members is None:
+            raise ChannelNotFound(f"no channel {channel}")
+        self._access.setdefault((channel, which), set()).add(entry)
+        if which != "banned":
+            return []
+        removed = [p for p in await self.participants(channel) if jid_matches(entry, p.jid)]
+        for p in removed:
+            del members[p.jid]
+        return removed
+
+    async def remove_access(self, channel: str, which: AccessList, entry: str) -> bool:
+        entries = self._access.get((channel, which), set())
+        found = entry in entries
+        entries.discard(entry)
+        return found
+
+    async def clear_access(self, channel: str, which: AccessList) -> None:
+        self._access.pop((channel, which), None)
 
     async def participants(self, channel: str) -> list[Participant]:
         members = self._participants.get(channel, {})
@@ -121,6 +181,10 @@ def _info(info: ChannelInfo) -> ChannelInfo:
     return replace(info, contact=_sorted(info.contact))
 
 
+def _config(config: dict[str, tuple[str, ...]]) -> dict[str, tuple[str, ...]]:
+    return {k: tuple(v) for k, v in config.items()}
+
+
 def _copy(channel: Channel) -> Channel:
     # The config dict is the one mutable part: callers get their own.
-    return replace(channel, config=dict(channel.config))
+    return replace(channel, config=_config(channel.config))

@@ -1,4 +1,4 @@
-"""MixStore on SQLite (schema: migration 6).
+"""MixStore on SQLite (schema: migrations 6 and 9).
 
 Owners, contacts, nodes and config are JSON text; sets come back sorted so
 both backends return equal records. Every check and the write it guards run
@@ -12,25 +12,28 @@ import sqlite3
 from collections.abc import Iterable
 
 from mixd.storage.contracts.mix import (
+    AccessList,
     Channel,
     ChannelExists,
     ChannelInfo,
     ChannelNotFound,
     NickTaken,
     Participant,
+    jid_matches,
 )
 from mixd.storage.sqlite.database import SQLiteDatabase
 
 _CHANNEL_COLUMNS = (
     "jid, adhoc, created, owners, secret,"
-    " info_name, info_description, info_contact, info_updated, config"
+    " info_name, info_description, info_contact, info_updated, config,"
+    " config_updated, end_of_life"
 )
 
 _PARTICIPANT_COLUMNS = "channel, jid, id, nick, nodes, joined"
 
 _INSERT_CHANNEL = f"""
     INSERT INTO mix_channels (service, {_CHANNEL_COLUMNS})
-    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
     ON CONFLICT (jid) DO NOTHING
 """
 
@@ -57,6 +60,8 @@ class SQLiteMixStore:
             bytes(channel.secret),
             *_info_values(channel.info),
             _json_config(channel.config),
+            channel.config_updated,
+            channel.end_of_life,
         )
 
         def job(conn: sqlite3.Connection) -> None:
@@ -74,16 +79,18 @@ class SQLiteMixStore:
 
         return await self._db.run(job)
 
-    async def list_channels(self, service: str, after: str | None, limit: int) -> list[Channel]:
+    async def list_channels(
+        self, service: str, after: str | None, limit: int, *, adhoc: bool = False
+    ) -> list[Channel]:
         if limit <= 0:
             return []
 
         def job(conn: sqlite3.Connection) -> list[Channel]:
             rows = conn.execute(
                 f"SELECT {_CHANNEL_COLUMNS} FROM mix_channels"
-                " WHERE service = ? AND adhoc = 0 AND (? IS NULL OR jid > ?)"
+                " WHERE service = ? AND adhoc <= ? AND (? IS NULL OR jid > ?)"
                 " ORDER BY jid LIMIT ?",
-                (service, after, after, limit),
+                (service, int(adhoc), after, after, limit),
             ).fetchall()
             return [_channel(row) for row in rows]
 
@@ -107,6 +114,90 @@ class SQLiteMixStore:
             )
             if cursor.rowcount == 0:
                 raise ChannelNotFound(f"no channel {jid}")
+
+        await self._db.run(job)
+
+    async def set_config(
+        self,
+        jid: str,
+        owners: tuple[str, ...],
+        config: dict[str, tuple[str, ...]],
+        updated: int,
+        end_of_life: int | None,
+    ) -> None:
+        values = (_json_set(owners), _json_config(config), updated, end_of_life, jid)
+
+        def job(conn: sqlite3.Connection) -> None:
+            cursor = conn.execute(
+                "UPDATE mix_channels SET owners = ?, config = ?, config_updated = ?,"
+                " end_of_life = ? WHERE jid = ?",
+                values,
+            )
+            if cursor.rowcount == 0:
+                raise ChannelNotFound(f"no channel {jid}")
+
+        await self._db.run(job)
+
+    async def expired_channels(self, service: str, now: int, limit: int) -> list[str]:
+        def job(conn: sqlite3.Connection) -> list[str]:
+            rows = conn.execute(
+                "SELECT jid FROM mix_channels WHERE end_of_life IS NOT NULL"
+                " AND end_of_life <= ? AND service = ? ORDER BY end_of_life, jid LIMIT ?",
+                (now, service, limit),
+            ).fetchall()
+            return [str(row[0]) for row in rows]
+
+        return await self._db.run(job)
+
+    async def access_list(self, channel: str, which: AccessList) -> list[str]:
+        def job(conn: sqlite3.Connection) -> list[str]:
+            rows = conn.execute(
+                "SELECT entry FROM mix_access WHERE channel = ? AND list = ? ORDER BY entry",
+                (channel, which),
+            ).fetchall()
+            return [str(row[0]) for row in rows]
+
+        return await self._db.run(job)
+
+    async def add_access(self, channel: str, which: AccessList, entry: str) -> list[Participant]:
+        def job(conn: sqlite3.Connection) -> list[Participant]:
+            if not _channel_exists(conn, channel):
+                raise ChannelNotFound(f"no channel {channel}")
+            conn.execute(
+                "INSERT INTO mix_access (channel, list, entry) VALUES (?, ?, ?)"
+                " ON CONFLICT DO NOTHING",
+                (channel, which, entry),
+            )
+            if which != "banned":
+                return []
+            # Banned wins: whoever the entry matches stops participating now.
+            rows = conn.execute(
+                f"SELECT {_PARTICIPANT_COLUMNS} FROM mix_participants WHERE channel = ?"
+                " ORDER BY joined, jid",
+                (channel,),
+            ).fetchall()
+            removed = [p for p in map(_participant, rows) if jid_matches(entry, p.jid)]
+            conn.executemany(
+                "DELETE FROM mix_participants WHERE channel = ? AND jid = ?",
+                [(channel, p.jid) for p in removed],
+            )
+            return removed
+
+        return await self._db.run(job)
+
+    async def remove_access(self, channel: str, which: AccessList, entry: str) -> bool:
+        def job(conn: sqlite3.Connection) -> bool:
+            cursor = conn.execute(
+                "DELETE FROM mix_access WHERE channel = ? AND list = ? AND entry = ?",
+                (channel, which, entry),
+            )
+            return cursor.rowcount > 0
+
+        return await self._db.run(job)
+
+    async def clear_access(self, channel: str, which: AccessList) -> None:
+        def job(conn: sqlite3.Connection) -> None:
+            conn.execute("DELETE FROM mix_access WHERE channel = ? AND list = ?", (channel, which))
 
         await self._db.run(job)
 
@@ -212,8 +303,17 @@ def _json_set(values: Iterable[str]) -> str:
     return json.dumps(sorted(set(values)))
 
 
-def _json_config(config: dict[str, str]) -> str:
-    return json.dumps(config, sort_keys=True)
+def _json_config(config: dict[str, tuple[str, ...]]) -> str:
+    return json.dumps({k: list(v) for k, v in config.items()}, sort_keys=True)
+
+
+def _config(text: str) -> dict[str, tuple[str, ...]]:
+    settings = json.loads(text)
+    assert isinstance(settings, dict)
+    return {
+        str(k): (str(v),) if isinstance(v, str) else tuple(str(x) for x in v)
+        for k, v in settings.items()
+    }
 
 
 def _strings(text: object) -> tuple[str, ...]:
@@ -227,10 +327,12 @@ def _opt_str(value: object) -> str | None:
 
 
 def _channel(row: tuple[object, ...]) -> Channel:
-    jid, adhoc, created, owners, secret, name, description, contact, updated, config = row
+    jid, adhoc, created, owners, secret, name, description, contact, updated, config, *more = row
+    config_updated, end_of_life = more
     assert isinstance(jid, str) and isinstance(secret, bytes) and isinstance(config, str)
     assert isinstance(created, int) and isinstance(updated, int)
-    settings = json.loads(config)
+    assert isinstance(config_updated, int)
+    assert end_of_life is None or isinstance(end_of_life, int)
     return Channel(
         jid=jid,
         adhoc=bool(adhoc),
@@ -238,7 +340,9 @@ def _channel(row: tuple[object, ...]) -> Channel:
         owners=_strings(owners),
         secret=secret,
         info=ChannelInfo(_opt_str(name), _opt_str(description), _strings(contact), updated),
-        config={str(k): str(v) for k, v in settings.items()},
+        config=_config(config),
+        config_updated=config_updated,
+        end_of_life=end_of_life,
     )
 
 
