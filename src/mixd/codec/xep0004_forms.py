@@ -1,7 +1,8 @@
 """XEP-0004 Data Forms 2.13.2: typed forms with fields and a FORM_TYPE.
 
 Only what services need to read submitted forms and to publish form
-templates: fields with values, options are not modelled. An open list
+templates: fields with values, and the options a list field offers (sent,
+not read back: a submitted form carries values only). An open list
 (XEP-0122 `<validate><open/></validate>`) can be declared on a field.
 """
 
@@ -40,6 +41,7 @@ class Field:
     type: str | None = None
     label: str | None = None
     open: bool = False  # XEP-0122: values outside the options are allowed
+    options: tuple[str, ...] = ()  # list-single / list-multi choices, in forms we send
 
     @property
     def value(self) -> str | None:
@@ -72,6 +74,8 @@ class Field:
             validate.add(NS.XDATA_VALIDATE, "open")
         for value in self.values:
             el.add_text_child(NS.DATA_FORMS, "value", value)
+        for option in self.options:
+            el.add(NS.DATA_FORMS, "option").add_text_child(NS.DATA_FORMS, "value", option)
         return el
 
 

@@ -1,5 +1,6 @@
 """The channel archive (XEP-0369 section 8): MAM queries addressed to the
-channel, for its participants and owners."""
+channel, for whoever may read its messages node (participants by default,
+and owners and administrators)."""
 
 from __future__ import annotations
 
@@ -21,10 +22,9 @@ class ChannelArchive:
         service.on_iq("channel", NS.MAM, "query", "get", self.form)
 
     def _check(self, request: Request) -> None:
+        # Reading the archive is reading the messages node (MIX-ADMIN rights).
         state = request.state()
-        if str(request.sender.bare) not in state.participants and not state.is_owner(
-            request.sender
-        ):
+        if not self.service.may(state, request.sender, NS.MIX_NODE_MESSAGES, "read"):
             raise StanzaError(StanzaErrorCondition.FORBIDDEN, "participants only")
 
     async def form(self, request: Request) -> Element | None:

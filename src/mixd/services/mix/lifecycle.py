@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
+
 from mixd import ns as NS
 from mixd.codec.xep0082_datetime import now_micros
 from mixd.codec.xep0369_mix import NAMESPACES, Create, Destroy
@@ -9,10 +11,12 @@ from mixd.core.auth_limits import FailureLimiter
 from mixd.errors import StanzaError, StanzaErrorCondition
 from mixd.jid import JID
 from mixd.services.mix import rules
+from mixd.services.mix.admin.rights import Role
 from mixd.services.mix.notify import notify_retract_all
 from mixd.services.mix.service import MixService, Request, guarded
 from mixd.services.mix.state import ChannelState
-from mixd.storage.contracts.mix import Channel, ChannelExists
+from mixd.storage.contracts.archive import ArchiveStore
+from mixd.storage.contracts.mix import Channel, ChannelExists, MixStore
 from mixd.xml.element import Element
 
 ADHOC_ATTEMPTS = 5
@@ -42,10 +46,16 @@ class Lifecycle:
             raise StanzaError(
                 StanzaErrorCondition.RESOURCE_CONSTRAINT, "too many channels created, try later"
             )
-        if create.channel is not None:
-            name = rules.channel_name(create.channel)
+        name = await self.create_channel(create.channel, owner)
+        return Create(name, create.ns).encode()
+
+    async def create_channel(self, requested: str | None, owner: str) -> str:
+        """Create a named channel, or an ad hoc one when `requested` is None;
+        returns the name. The caller has checked the creator's rights."""
+        if requested is not None:
+            name = rules.channel_name(requested)
             await self._store(name, owner, adhoc=False)
-            return Create(name, create.ns).encode()
+            return name
         for _ in range(ADHOC_ATTEMPTS):
             name = rules.adhoc_name()
             try:
@@ -54,7 +64,7 @@ class Lifecycle:
                 if exc.condition is StanzaErrorCondition.CONFLICT:
                     continue
                 raise
-            return Create(name, create.ns).encode()
+            return name
         raise StanzaError(StanzaErrorCondition.INTERNAL_SERVER_ERROR, "no free channel name")
 
     async def _store(self, name: str, owner: str, *, adhoc: bool) -> None:
@@ -73,21 +83,48 @@ class Lifecycle:
         state = await self.service.channel(jid)
         if state is None:
             raise StanzaError(StanzaErrorCondition.ITEM_NOT_FOUND, "no such channel")
-        admin = str(request.sender.bare) in self.service.settings.admins
-        if not (state.is_owner(request.sender) or admin):
+        if self.service.role(state, request.sender) < Role.OWNER:
             raise StanzaError(StanzaErrorCondition.FORBIDDEN, "only an owner may destroy")
-        await guarded(self.service.store.delete_channel(str(jid)))
-        local = self.service.local
-        if local is not None:  # participants keep the history they were shown
-            for user in state.participants:
-                if local.is_local(user):
-                    await guarded(local.unfollow(state, user))
-        if self.service.settings.destroy_archive == "delete":
-            await guarded(self.service.archive.delete_owner(str(jid)))
-        self.service.forget_channel(jid)
-        # Participants learn they are gone: every participant item is retracted.
-        await notify_retract_all(self.service, state)
+        await destroy_channel(self.service, state)
         return None
+
+
+async def destroy_channel(service: MixService, state: ChannelState) -> None:
+    """Remove a channel: its record, participants, lists and (per
+    `mix.destroy_archive`) archive; each participant sees its item retracted."""
+    local = service.local
+    await guarded(
+        erase_channel(
+            service.store,
+            service.archive,
+            str(state.jid),
+            state.participants,
+            local.is_local if local is not None else lambda _user: False,
+            delete_archive=service.settings.destroy_archive == "delete",
+        )
+    )
+    service.forget_channel(state.jid)
+    # Participants learn they are gone: every participant item is retracted.
+    await notify_retract_all(service, state)
+
+
+async def erase_channel(
+    store: MixStore,
+    archive: ArchiveStore,
+    jid: str,
+    participants: Iterable[str],
+    is_local: Callable[[str], bool],
+    *,
+    delete_archive: bool,
+) -> None:
+    """The storage side of destroying a channel, shared with `mixd channel
+    destroy` (which runs without the server)."""
+    await store.delete_channel(jid)
+    for user in participants:
+        if is_local(user):  # participants keep the history they were shown
+            await archive.unfollow(user, jid)
+    if delete_archive:
+        await archive.delete_owner(jid)
 
 
 def disco_features(lifecycle: Lifecycle, requester: JID) -> tuple[str, ...]:

@@ -14,6 +14,8 @@ from mixd.codec.xep0082_datetime import now_micros
 from mixd.codec.xep0369_mix import NAMESPACES, Join, Leave, SetNick, UpdateSubscription
 from mixd.errors import StanzaError, StanzaErrorCondition
 from mixd.services.mix import rules
+from mixd.services.mix.admin import rights as admin_rights
+from mixd.services.mix.admin.rights import Role
 from mixd.services.mix.notify import notify_participant, notify_retract
 from mixd.services.mix.service import MixService, Request, guarded
 from mixd.services.mix.state import ChannelState
@@ -50,13 +52,29 @@ class Membership:
             raise _conflict()
         return nick
 
+    def _permitted(
+        self, state: ChannelState, role: Role, nodes: tuple[str, ...]
+    ) -> tuple[str, ...]:
+        """The nodes a participant with `role` may subscribe to (MIX-ADMIN);
+        the others are left out of the result, which lists what was granted."""
+        role = max(role, Role.PARTICIPANT)
+        rights = self.service.rights
+        return tuple(
+            n for n in nodes if n in rights and admin_rights.may_read(rights[n], state.config, role)
+        )
+
     async def join(self, request: Request) -> Element | None:
         state, join = request.state(), Join.decode(request.payload)
         user = request.sender.bare
+        role = self.service.role(state, user)
+        if not admin_rights.may_join(role):
+            why = "banned" if state.is_banned(str(user)) else "not allowed"
+            raise StanzaError(StanzaErrorCondition.FORBIDDEN, f"you are {why} in this channel")
         nick = self._free_nick(state, join.nick, str(user))
         nodes = rules.subscribable(join.subscribe, state.nodes)
         if join.subscribe and not nodes:
             raise StanzaError(StanzaErrorCondition.ITEM_NOT_FOUND, f"no node {join.subscribe[0]}")
+        nodes = self._permitted(state, role, nodes)
         old = state.participants.get(str(user))
         participant = Participant(
             str(state.jid),
@@ -70,6 +88,10 @@ class Membership:
             await guarded(self.service.store.join(participant))
         except NickTaken:
             raise _conflict() from None
+        if state.is_banned(str(user)) and self.service.role(state, user) < Role.ADMIN:
+            # Banned while this join was being stored: banned wins.
+            await guarded(self.service.store.leave(str(state.jid), str(user)))
+            raise StanzaError(StanzaErrorCondition.FORBIDDEN, "you are banned in this channel")
         await self.service.set_participant(state, str(user), participant)
         # Subscribers hear of the new participant before the joiner's result.
         await notify_participant(self.service, state, participant)
@@ -110,6 +132,7 @@ class Membership:
             raise StanzaError(StanzaErrorCondition.FORBIDDEN)
         participant = _participant(state, user)
         added = rules.subscribable(update.subscribe, state.nodes) if update.subscribe else ()
+        added = self._permitted(state, self.service.role(state, request.sender), added)
         nodes = frozenset((participant.nodes | set(added)) - set(update.unsubscribe))
         await guarded(self.service.store.set_nodes(str(state.jid), user, nodes))
         await self.service.set_participant(state, user, replace(participant, nodes=nodes))

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from mixd.core.module import Module, Xep
+from mixd.services.mix.admin.nodes import AdminNodes
 from mixd.services.mix.archive import ChannelArchive
 from mixd.services.mix.discovery import Discovery
 from mixd.services.mix.iq_relay import IqRelay
@@ -37,6 +38,7 @@ def build_service(server: Server, domain: str, settings: Settings) -> MixService
     Membership(service)
     Messages(service)
     Nodes(service)
+    AdminNodes(service)
     ChannelArchive(service)
     ChannelPresence(service)
     IqRelay(service)
@@ -49,6 +51,7 @@ class MixModule(Module):
     xeps = (
         Xep(369, "0.14.6"),
         Xep(403, "0.3.2", "presence node kept in memory; no presence probes at start-up"),
+        Xep(406, "0.3.1"),
         Xep(408, "0.2.0", "fully integrated mode: every channel is also a MUC room"),
         Xep(45, "1.35.5", "occupant side of rooms; no private messages or moderation yet"),
         Xep(421, "1.0.1"),

@@ -1,23 +1,22 @@
-"""Channel nodes through PubSub (XEP-0369 sections 5.3, 6.5, 6.6): reading
-the participants and info nodes, publishing a new info item. The
-participants node is never writable through PubSub."""
+"""Channel nodes through PubSub (XEP-0369 sections 5.3, 6.5, 6.6; XEP-0406):
+one entry point for reading, publishing and retracting, which checks the
+node is present and the requester's right to it (`MixService.rights`) and
+then hands over to the node's operations (`MixService.node_ops`). This
+module registers the participants node (never writable through PubSub) and
+the info node; MIX-ADMIN registers config, allowed and banned."""
 
 from __future__ import annotations
 
 from mixd import ns as NS
 from mixd.codec.xep0004_forms import DataForm, Field
+from mixd.codec.xep0060_pubsub import Item, Items, Publish, PubSub, Retract
 from mixd.codec.xep0082_datetime import format_datetime, now_micros
 from mixd.codec.xep0369_mix import participant_element
 from mixd.errors import StanzaError, StanzaErrorCondition
 from mixd.services.mix.notify import send_event
-from mixd.services.mix.service import MixService, Request, guarded
-from mixd.services.mix.state import ChannelState
+from mixd.services.mix.service import MixService, NodeOps, Request, guarded
 from mixd.storage.contracts.mix import ChannelInfo
 from mixd.xml.element import Element
-
-
-def pubsub_error(condition: StanzaErrorCondition, text: str) -> StanzaError:
-    return StanzaError(condition, text)
 
 
 def info_form(info: ChannelInfo, kind: str = "result") -> Element:
@@ -46,56 +45,83 @@ def info_from_form(form: DataForm, now: int) -> ChannelInfo:
     )
 
 
+def item_form(item: Item) -> DataForm:
+    payload = item.payload
+    if payload is None or payload.ns != NS.DATA_FORMS or payload.name != "x":
+        raise StanzaError(StanzaErrorCondition.BAD_REQUEST, "publish a data form")
+    return DataForm.decode(payload)
+
+
 class Nodes:
     def __init__(self, service: MixService) -> None:
         self.service = service
         service.on_iq("channel", NS.PUBSUB, "pubsub", "get", self.get)
         service.on_iq("channel", NS.PUBSUB, "pubsub", "set", self.set)
+        service.node_ops[NS.MIX_NODE_PARTICIPANTS] = NodeOps(self.participant_items)
+        service.node_ops[NS.MIX_NODE_INFO] = NodeOps(self.info_items, self.publish_info)
 
-    def _may_read(self, state: ChannelState, request: Request) -> bool:
-        user = str(request.sender.bare)
-        return user in state.participants or state.is_owner(request.sender)
+    def _ops(self, request: Request, node: str) -> NodeOps:
+        ops = self.service.node_ops.get(node)
+        if ops is None or node not in request.state().nodes:
+            raise StanzaError(StanzaErrorCondition.ITEM_NOT_FOUND, "no such node")
+        return ops
 
     async def get(self, request: Request) -> Element | None:
-        state = request.state()
-        items_req = request.payload.find(NS.PUBSUB, "items")
-        if items_req is None:
+        op = PubSub.decode(request.payload).op
+        if not isinstance(op, Items):
             raise StanzaError(StanzaErrorCondition.FEATURE_NOT_IMPLEMENTED)
-        node = items_req.get("node")
+        ops = self._ops(request, op.node)
+        self.service.require(request.state(), request.sender, op.node, "read")
+        items = ops.items(request)
+        if op.ids:
+            items = [i for i in items if i.get("id") in op.ids]
+        if op.max_items is not None:
+            items = items[-op.max_items :]
         result = Element(NS.PUBSUB, "pubsub")
-        items = result.add(NS.PUBSUB, "items", {"node": node or ""})
-        if node == NS.MIX_NODE_INFO:
-            info = state.channel.info
-            items.add(NS.PUBSUB, "item", {"id": info_item_id(info)}).append(info_form(info))
-        elif node == NS.MIX_NODE_PARTICIPANTS:
-            if not self._may_read(state, request):
-                raise StanzaError(StanzaErrorCondition.FORBIDDEN, "participants only")
-            for participant in state.participants.values():
-                item = items.add(NS.PUBSUB, "item", {"id": participant.id})
-                item.append(participant_element(participant.nick, participant.jid))
-        elif (reader := self.service.node_readers.get(node or "")) is not None:
-            reader(request, items)  # a node of another slice (MIX-PRESENCE)
-        else:
-            raise StanzaError(StanzaErrorCondition.ITEM_NOT_FOUND, "no such node")
+        result.add(NS.PUBSUB, "items", {"node": op.node}).children.extend(items)
         return result
 
     async def set(self, request: Request) -> Element | None:
-        state = request.state()
-        publish = request.payload.find(NS.PUBSUB, "publish")
-        if publish is None:
+        op = PubSub.decode(request.payload).op
+        if not isinstance(op, Publish | Retract):
             raise StanzaError(StanzaErrorCondition.FEATURE_NOT_IMPLEMENTED)
-        node = publish.get("node")
-        if node == NS.MIX_NODE_PARTICIPANTS:
-            raise StanzaError(StanzaErrorCondition.FORBIDDEN, "the participants node is read-only")
-        if node != NS.MIX_NODE_INFO:
-            raise StanzaError(StanzaErrorCondition.ITEM_NOT_FOUND, "no such node")
-        if not state.is_owner(request.sender):
-            raise StanzaError(StanzaErrorCondition.FORBIDDEN, "only owners change the info")
-        item = publish.find(NS.PUBSUB, "item")
-        form_el = item.find(NS.DATA_FORMS, "x") if item is not None else None
-        if form_el is None:
-            raise StanzaError(StanzaErrorCondition.BAD_REQUEST, "publish a data form")
-        info = info_from_form(DataForm.decode(form_el), now_micros())
+        ops = self._ops(request, op.node)
+        self.service.require(request.state(), request.sender, op.node, "update")
+        if isinstance(op, Retract):
+            if ops.retract is None:
+                raise StanzaError(StanzaErrorCondition.FORBIDDEN, f"{op.node} has no retract")
+            for item_id in op.ids:
+                await ops.retract(request, item_id)
+            return None
+        if ops.publish is None:
+            raise StanzaError(StanzaErrorCondition.FORBIDDEN, f"{op.node} is read-only")
+        if op.item is None:
+            raise StanzaError(StanzaErrorCondition.BAD_REQUEST, "publish an item")
+        item_id = await ops.publish(request, op.item)
+        result = Element(NS.PUBSUB, "pubsub")
+        publish = result.add(NS.PUBSUB, "publish", {"node": op.node})
+        publish.add(NS.PUBSUB, "item", {"id": item_id})
+        return result
+
+    # -- participants and info ---------------------------------------------------
+
+    def participant_items(self, request: Request) -> list[Element]:
+        items = []
+        for participant in request.state().participants.values():
+            item = Element(NS.PUBSUB, "item", {"id": participant.id})
+            item.append(participant_element(participant.nick, participant.jid))
+            items.append(item)
+        return items
+
+    def info_items(self, request: Request) -> list[Element]:
+        info = request.state().channel.info
+        item = Element(NS.PUBSUB, "item", {"id": info_item_id(info)})
+        item.append(info_form(info))
+        return [item]
+
+    async def publish_info(self, request: Request, item: Item) -> str:
+        state = request.state()
+        info = info_from_form(item_form(item), now_micros())
         await guarded(self.service.store.set_info(str(state.jid), info))
         channel = await guarded(self.service.store.get_channel(str(state.jid)))
         if channel is not None:
@@ -105,8 +131,4 @@ class Nodes:
         event_items.add(NS.PUBSUB_EVENT, "item", {"id": item_id}).append(info_form(info))
         subscribers = [p.jid for p in state.subscribers(NS.MIX_NODE_INFO)]
         await send_event(self.service, state, NS.MIX_NODE_INFO, event_items, subscribers)
-        result = Element(NS.PUBSUB, "pubsub")
-        result.add(NS.PUBSUB, "publish", {"node": NS.MIX_NODE_INFO}).add(
-            NS.PUBSUB, "item", {"id": item_id}
-        )
-        return result
+        return item_id

@@ -13,7 +13,8 @@ nick change sends the participant's items again with the new nick.
 A presence from a participant's bare JID is not a client's: it asks for the
 whole node (XEP-0405 5.1.9.4, a server loading or refreshing what it holds),
 which the channel sends to that bare JID, as it does to a new subscriber of
-the node. Participants (and owners) may read the node through PubSub.
+the node. PubSub reads of the node follow its MIX-ADMIN rights
+("Presence Node Subscription": participants by default, and owners).
 """
 
 from __future__ import annotations
@@ -26,8 +27,9 @@ from mixd.codec.xep0403_presence import MixPresence, strip_mix
 from mixd.errors import StanzaError, StanzaErrorCondition
 from mixd.jid import JID
 from mixd.services.mix import rules
+from mixd.services.mix.admin import rights as admin_rights
 from mixd.services.mix.presence_state import ClientPresence, may_send, may_share, proxy_jid
-from mixd.services.mix.service import MixService, Request
+from mixd.services.mix.service import MixService, NodeOps, Request
 from mixd.services.mix.state import ChannelState
 from mixd.storage.contracts.mix import Participant
 from mixd.xml.element import Element
@@ -53,7 +55,10 @@ class ChannelPresence:
         self.service = service
         service.presence_handler = self.receive
         service.participant_listeners.append(self.participant_changed)
-        service.node_readers[NS.MIX_NODE_PRESENCE] = self.read_node
+        # Its rights (MIX-ADMIN: "Presence Node Subscription", "Open
+        # Presence") and PubSub reads, checked by `Nodes` before `read_node`.
+        service.rights[NS.MIX_NODE_PRESENCE] = admin_rights.PRESENCE
+        service.node_ops[NS.MIX_NODE_PRESENCE] = NodeOps(self.read_node)
         # Before the message is stored and reflected.
         service.message_handlers.insert(0, self.check_sender)
 
@@ -141,17 +146,15 @@ class ChannelPresence:
 
     # -- the node through PubSub, and the presence policy ----------------------
 
-    def read_node(self, request: Request, items: Element) -> None:
-        state = request.state()
-        if str(request.sender.bare) not in state.participants and not state.is_owner(
-            request.sender
-        ):
-            raise StanzaError(StanzaErrorCondition.FORBIDDEN, "participants only")
-        for entry in state.presence:
-            item = items.add(NS.PUBSUB, "item", {"id": str(entry.proxy)})
-            element = presence_element(state, entry, available=True)
+    def read_node(self, request: Request) -> list[Element]:
+        items = []
+        for entry in request.state().presence:
+            item = Element(NS.PUBSUB, "item", {"id": str(entry.proxy)})
+            element = presence_element(request.state(), entry, available=True)
             del element.attrs["from"]
             item.append(element)
+            items.append(item)
+        return items
 
     async def check_sender(self, stanza: Stanza, state: ChannelState) -> None:
         """'Participants Must Provide Presence': no message without presence."""

@@ -16,10 +16,15 @@ from typing import TYPE_CHECKING, Literal, Protocol, TypeVar
 
 from mixd import ns as NS
 from mixd.codec.stanza import CodecError, Kind, Stanza, iq_payload, iq_result
+from mixd.codec.xep0060_pubsub import Item
 from mixd.errors import ErrorType, StanzaError, StanzaErrorCondition
 from mixd.jid import JID
+from mixd.services.mix.admin import rights as admin_rights
+from mixd.services.mix.admin.config import ChannelConfig
+from mixd.services.mix.admin.rights import NodeRights, Role
+from mixd.services.mix.presence_state import PresencePolicy
 from mixd.services.mix.state import ChannelState
-from mixd.storage.contracts.mix import MixStore, Participant
+from mixd.storage.contracts.mix import Channel, MixStore, Participant
 from mixd.storage.errors import StorageUnavailable
 from mixd.xml.element import Element
 
@@ -31,6 +36,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 Target = Literal["service", "channel"]
+Action = Literal["read", "update"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +63,17 @@ ParticipantListener = Callable[
 PresenceListener = Callable[[ChannelState, "list[ClientPresence]", bool], Awaitable[None]]
 # (channel, message as reflected, its sender, the sender's stanza, resent duplicate)
 ReflectListener = Callable[[ChannelState, Element, Participant, Element, bool], Awaitable[None]]
+
+
+@dataclass(frozen=True, slots=True)
+class NodeOps:
+    """What PubSub can do with one channel node, after the rights check
+    (`MixService.rights`): list its items, publish or retract one. A node
+    without `publish`/`retract` is changed by other means only."""
+
+    items: Callable[[Request], list[Element]]  # <item/> elements in the pubsub namespace
+    publish: Callable[[Request, Item], Awaitable[str]] | None = None  # returns the item id
+    retract: Callable[[Request, str], Awaitable[None]] | None = None
 
 
 class LocalParticipants(Protocol):
@@ -108,10 +125,10 @@ class MixService:
         self.message_handlers: list[Callable[[Stanza, ChannelState], Awaitable[None]]] = []
         # Slices beyond MIX-CORE (MIX-PRESENCE) take presence to a channel,
         # stanzas to a participant's proxy JID ('<participant id>#<channel>'),
-        # reads of their nodes, and hear of every participation change.
+        # and hear of every participation change; their nodes go in `rights`
+        # and `node_ops`.
         self.presence_handler: Callable[[Stanza, ChannelState], Awaitable[None]] | None = None
         self.proxy_handler: Callable[[Stanza, ChannelState, str], Awaitable[None]] | None = None
-        self.node_readers: dict[str, Callable[[Request, Element], None]] = {}
         self.participant_listeners: list[ParticipantListener] = []
         # The MUC face (XEP-0408): stanzas to '<channel>/<nick>', and what it
         # mirrors to MUC occupants.
@@ -119,6 +136,10 @@ class MixService:
         self.presence_listeners: list[PresenceListener] = []
         self.reflect_listeners: list[ReflectListener] = []
         self.local: LocalParticipants | None = None  # set by MIX-PAM
+        # Who may read and change each node (MIX-ADMIN); a slice adding a
+        # node adds its entry before channels are loaded.
+        self.rights: dict[str, NodeRights] = admin_rights.default_rights()
+        self.node_ops: dict[str, NodeOps] = {}  # PubSub access, per node
         self._channels: dict[str, ChannelState] = {}
 
     def on_iq(self, target: Target, ns: str, name: str, iq_type: str, handler: Handler) -> None:
@@ -135,6 +156,9 @@ class MixService:
                 return None
             participants = await guarded(self.store.participants(key))
             loaded = ChannelState.load(stored, participants)
+            allowed = await guarded(self.store.access_list(key, "allowed"))
+            banned = await guarded(self.store.access_list(key, "banned"))
+            self.adopt(loaded, stored, allowed, banned)
             if self.local is not None:
                 following = (p.jid for p in loaded.subscribers(NS.MIX_NODE_MESSAGES))
                 local = frozenset(u for u in following if self.local.is_local(u))
@@ -163,8 +187,51 @@ class MixService:
         for listener in self.participant_listeners:
             await listener(state, user, old, participant)
 
+    def adopt(
+        self,
+        state: ChannelState,
+        channel: Channel,
+        allowed: Iterable[str] | None = None,
+        banned: Iterable[str] | None = None,
+    ) -> None:
+        """Take a committed channel record (and access lists, when given) as
+        the channel's: its configuration and the nodes it makes present."""
+        state.channel = channel
+        state.config = ChannelConfig.of(channel, admin_rights.default_present(self.rights))
+        state.nodes = admin_rights.present_nodes(state.config, self.rights)
+        state.presence_policy = PresencePolicy(
+            open=state.config.flag("Open Presence"),
+            required=state.config.flag("Participants Must Provide Presence"),
+        )
+        if allowed is not None:
+            state.allowed = set(allowed)
+        if banned is not None:
+            state.banned = set(banned)
+
+    def role(self, state: ChannelState, user: JID) -> Role:
+        return admin_rights.role_of(state, str(user.bare), self.settings.admins)
+
+    def may(self, state: ChannelState, user: JID, node: str, action: Action) -> bool:
+        """May `user` read (or subscribe to) / update `node` of this channel?"""
+        rights = self.rights.get(node)
+        if rights is None or node not in state.nodes:
+            return False
+        role = self.role(state, user)
+        if action == "read":
+            return admin_rights.may_read(rights, state.config, role)
+        return admin_rights.may_update(rights, state.config, role)
+
+    def require(self, state: ChannelState, user: JID, node: str, action: Action) -> None:
+        if not self.may(state, user, node, action):
+            what = "read" if action == "read" else "change"
+            raise StanzaError(StanzaErrorCondition.FORBIDDEN, f"you may not {what} {node}")
+
     def add_channel(self, state: ChannelState) -> None:
+        self.adopt(state, state.channel)
         self._channels[str(state.jid)] = state
+
+    def channels_loaded(self) -> list[ChannelState]:
+        return list(self._channels.values())
 
     def forget_channel(self, jid: JID) -> None:
         self._channels.pop(str(jid.bare), None)
@@ -247,7 +314,13 @@ class MixService:
 
     async def reflect(self, state: ChannelState, message: Element, users: list[str]) -> None:
         """Send a channel message (no `to`) to each user's bare JID: users on
-        this server in one pass through `local`, others one routed copy each."""
+        this server in one pass through `local`, others one routed copy each.
+
+        `users` were fixed before the message was stored; whoever stopped
+        participating since (left, or was banned) is skipped, here and before
+        each routed copy, so a ban takes effect even on a fan-out under way."""
+        participants, leaving = state.participants, state.leaving
+        users = [u for u in users if u in participants and u not in leaving]
         elsewhere = users
         if self.local is not None:
             is_local = self.local.is_local
@@ -255,6 +328,8 @@ class MixService:
             here = users if not elsewhere else [u for u in users if is_local(u)]
             self.local.deliver(state, message, here)
         for user in elsewhere:
+            if user not in participants or user in leaving:
+                continue
             copy = message.copy()
             copy.attrs["to"] = user
             await self.send(copy)

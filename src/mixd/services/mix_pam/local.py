@@ -72,9 +72,12 @@ class LocalMembers:
                     if supported:
                         session.deliver_xml(data)
                     elif supported is None:  # its client is being asked right now
-                        self.module.server.spawn(self._when_known(caps, session, data))
+                        self.module.server.spawn(self._when_known(caps, session, data, state, user))
 
     @staticmethod
-    async def _when_known(caps: CapsModule, session: Session, data: str) -> None:
-        if await caps.supports(session, NS.MIX_CORE):
+    async def _when_known(
+        caps: CapsModule, session: Session, data: str, state: ChannelState, user: str
+    ) -> None:
+        # A user banned (or gone) while the client was asked gets nothing.
+        if await caps.supports(session, NS.MIX_CORE) and user in state.participants:
             session.deliver_xml(data)
