@@ -162,15 +162,17 @@ class AdminNodes:
         state.leaving |= gone
         try:
             for participant in removed:
+                # The user learns it first, while the user's server still
+                # takes notifications from this channel for the user.
+                await notify_retract(
+                    service, state, NS.MIX_NODE_PARTICIPANTS, participant.id, [participant.jid]
+                )
                 await service.set_participant(state, participant.jid, None)
         finally:
             state.leaving -= gone
         for participant in removed:
-            # Subscribers, and the removed user, see the participant retracted.
             to = [p.jid for p in state.subscribers(NS.MIX_NODE_PARTICIPANTS)]
-            await notify_retract(
-                service, state, NS.MIX_NODE_PARTICIPANTS, participant.id, [*to, participant.jid]
-            )
+            await notify_retract(service, state, NS.MIX_NODE_PARTICIPANTS, participant.id, to)
         node = NS.MIX_NODE_BANNED if which == "banned" else NS.MIX_NODE_ALLOWED
         items = Element(NS.PUBSUB_EVENT, "items", {"node": node})
         items.add(NS.PUBSUB_EVENT, "item", {"id": entry})
