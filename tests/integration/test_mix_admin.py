@@ -350,3 +350,143 @@ async def test_server_admin_has_owner_rights(server_factory: Any) -> None:
     await iq(boss, CHANNEL, config_publish(("Administrator", ("x@localhost",))))
     assert (await read_config(boss))["Last Change Made By"] == ["boss@localhost"]
     await asyncio.wait_for(iq(boss, SERVICE, f"<destroy xmlns='{MIX}' channel='coven'/>"), TIMEOUT)
+
+
+# --- the rights matrix (XEP-0406 defaults) -------------------------------------
+
+INFO = "urn:xmpp:mix:nodes:info"
+MATRIX_NODES = (MESSAGES, PARTICIPANTS, INFO, CONFIG, ALLOWED, BANNED)
+ROLE_USERS = {
+    "owner": "hag66",
+    "admin": "hecate",
+    "participant": "greymalkin",
+    "allowed": "alice",
+    "anyone": "bob",
+    "banned": "lear",
+}
+RANK = {"anyone": 0, "banned": 0, "allowed": 1, "participant": 2, "admin": 3, "owner": 4}
+NEED = {"participants": 2, "admins": 3, "owners": 4, "nobody": 99}
+# Who may subscribe to / read each node, and who may change it, by default
+# (XEP-0406 section 2.4 table; the participants node changes only by joining).
+SPEC = {
+    MESSAGES: ("participants", "participants"),
+    PARTICIPANTS: ("participants", "nobody"),
+    INFO: ("participants", "admins"),
+    CONFIG: ("owners", "owners"),
+    ALLOWED: ("admins", "admins"),
+    BANNED: ("admins", "admins"),
+}
+
+
+def expected(role: str) -> dict[tuple[str, str], bool]:
+    rank = RANK[role]
+    may_join = role in ("allowed", "participant", "admin", "owner")
+    result = {("channel", "join"): may_join, ("channel", "destroy"): role == "owner"}
+    for node, (read, update) in SPEC.items():
+        result[(node, "read")] = rank >= NEED[read]
+        # Sending a message needs a nick, that is, actually participating.
+        result[(node, "update")] = (
+            role == "participant" if node == MESSAGES else rank >= NEED[update]
+        )
+        # Whoever joins is at least a participant.
+        result[(node, "subscribe")] = may_join and max(rank, 2) >= NEED[read]
+    return result
+
+
+async def allowed_or_forbidden(request: Any) -> bool:
+    try:
+        await request
+    except IqError as err:
+        assert err.condition == "forbidden", str(err.iq)
+        return False
+    return True
+
+
+def update_request(node: str) -> str:
+    if node == CONFIG:
+        return config_publish(("Open Presence", ("false",)))
+    if node == INFO:
+        form = (
+            f"<x xmlns='{XDATA}' type='submit'><field var='FORM_TYPE' type='hidden'>"
+            f"<value>{MIX}</value></field><field var='Name'><value>Coven</value></field></x>"
+        )
+        return f"<pubsub xmlns='{PUBSUB}'><publish node='{INFO}'><item>{form}</item></publish></pubsub>"
+    if node == PARTICIPANTS:
+        return (
+            f"<pubsub xmlns='{PUBSUB}'><publish node='{PARTICIPANTS}'><item id='x'>"
+            f"<participant xmlns='{MIX}'><nick>ghost</nick></participant></item></publish></pubsub>"
+        )
+    return entry_publish(node, "elsewhere.example")
+
+
+async def send_and_see(xmpp: Any, watcher: Any) -> bool:
+    """Send a groupchat message: True if the channel reflects it, False if refused."""
+    errors, seen = Inbox(xmpp, "message_error"), Inbox(watcher, kind="groupchat")
+    xmpp.send_message(mto=CHANNEL, mbody="hello", mtype="groupchat")
+    done, _ = await asyncio.wait(
+        [asyncio.ensure_future(errors.wait(1)), asyncio.ensure_future(seen.wait(1))],
+        timeout=TIMEOUT,
+        return_when=asyncio.FIRST_COMPLETED,
+    )
+    assert done
+    if errors.items:
+        assert errors.items[0]["error"]["condition"] == "forbidden"
+        return False
+    return True
+
+
+@pytest.mark.parametrize("role", list(ROLE_USERS))
+async def test_rights_matrix(server: ServerHandle, role: str) -> None:
+    clients = {}
+    for r, name in ROLE_USERS.items():
+        await server.add_user(f"{name}@localhost", f"pw-{name}")
+        clients[r] = await mix_client(server, f"{name}@localhost/r", f"pw-{name}")
+    owner, me = clients["owner"], clients[role]
+    await create(owner, "coven")
+    await iq(
+        owner,
+        CHANNEL,
+        config_publish(
+            ("Administrator", ("hecate@localhost",)),
+            ("Nodes Present", ("allowed", "banned", "information", "participants")),
+        ),
+    )
+    for name in ("alice", "greymalkin"):
+        await iq(owner, CHANNEL, entry_publish(ALLOWED, f"{name}@localhost"))
+    await iq(owner, CHANNEL, entry_publish(BANNED, "lear@localhost"))
+    await join(clients["participant"], CHANNEL, "cat")
+    watcher = clients["participant"]
+
+    actual: dict[tuple[str, str], bool] = {}
+    for node in MATRIX_NODES:
+        if node == MESSAGES:  # the messages node is read through MAM
+            request = iq(me, CHANNEL, "<query xmlns='urn:xmpp:mam:2'/>")
+        else:
+            request = iq(me, CHANNEL, items_get(node), "get")
+        actual[(node, "read")] = await allowed_or_forbidden(request)
+    for node in MATRIX_NODES:
+        if node == MESSAGES:
+            actual[(node, "update")] = await send_and_see(me, watcher)
+        else:
+            actual[(node, "update")] = await allowed_or_forbidden(
+                iq(me, CHANNEL, update_request(node))
+            )
+    nick = "cat" if role == "participant" else role
+    actual[("channel", "join")] = await allowed_or_forbidden(join(me, CHANNEL, nick, (MESSAGES,)))
+    for node in MATRIX_NODES:
+        try:
+            result = await iq(
+                me,
+                CHANNEL,
+                f"<join xmlns='{MIX}'><subscribe node='{node}'/><nick>{nick}</nick></join>",
+            )
+        except IqError as err:
+            assert err.condition == "forbidden"
+            actual[(node, "subscribe")] = False
+            continue
+        granted = [s.get("node") for s in result.xml.iter(f"{{{MIX}}}subscribe")]
+        actual[(node, "subscribe")] = granted == [node]
+    actual[("channel", "destroy")] = await allowed_or_forbidden(
+        iq(me, SERVICE, f"<destroy xmlns='{MIX}' channel='coven'/>")
+    )
+    assert actual == expected(role)
