@@ -410,7 +410,8 @@ def update_request(node: str) -> str:
             f"<x xmlns='{XDATA}' type='submit'><field var='FORM_TYPE' type='hidden'>"
             f"<value>{MIX}</value></field><field var='Name'><value>Coven</value></field></x>"
         )
-        return f"<pubsub xmlns='{PUBSUB}'><publish node='{INFO}'><item>{form}</item></publish></pubsub>"
+        publish = f"<publish node='{INFO}'><item>{form}</item></publish>"
+        return f"<pubsub xmlns='{PUBSUB}'>{publish}</pubsub>"
     if node == PARTICIPANTS:
         return (
             f"<pubsub xmlns='{PUBSUB}'><publish node='{PARTICIPANTS}'><item id='x'>"
