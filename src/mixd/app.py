@@ -129,6 +129,7 @@ def mix_module(server: Server, config: Config) -> MixModule:
         admins=frozenset(config.server.admins),
         message_rate=config.mix.message_rate,
         message_burst=config.mix.message_burst,
+        expiry_interval=config.mix.expiry_interval,
     )
     return MixModule(server, domains, settings)
 

@@ -140,6 +140,7 @@ class MixConfig:
     destroy_archive: Literal["delete", "keep"] = "delete"
     message_rate: Annotated[float, Bound(ge=0)] = 50.0  # per participant and channel; 0: none
     message_burst: Annotated[int, Bound(ge=1)] = 200
+    expiry_interval: Annotated[float, Bound(ge=1, le=86400)] = 60.0
 
 
 @dataclass(frozen=True, slots=True)

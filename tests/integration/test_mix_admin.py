@@ -73,6 +73,7 @@ async def witches(server: ServerHandle) -> tuple[Any, ...]:
         for n in ("hag66", "hecate", "greymalkin")
     ]
     await create(clients[0], "coven")
+    clients[0].mixd_server = server  # for tests that drive the server directly
     return tuple(clients)
 
 
@@ -491,3 +492,21 @@ async def test_rights_matrix(server: ServerHandle, role: str) -> None:
         iq(me, SERVICE, f"<destroy xmlns='{MIX}' channel='coven'/>")
     )
     assert actual == expected(role)
+
+
+async def test_channel_past_its_end_of_life_is_destroyed(witches: tuple[Any, ...]) -> None:
+    """The owner sets an end of life already past; the next sweep (driven
+    here rather than waited for) destroys the channel."""
+    hag, hecate, _ = witches
+    hecate_id = await join(hecate, CHANNEL, "top witch")
+    await iq(hag, CHANNEL, config_publish(("End of Life", ("2001-01-01T00:00:00Z",))))
+    events = Inbox(hecate, "pubsub")
+    server = hag.mixd_server  # set by the fixture below
+    module = server.app.server.registry.modules["mix"]
+    assert await module.expiry[SERVICE].sweep() == [CHANNEL]
+    [note] = await events.wait(1)
+    assert note.xml.find(f".//{{{EVENT}}}retract").get("id") == hecate_id
+    with pytest.raises(IqError) as err:
+        await join(hecate, CHANNEL, "top witch")
+    assert err.value.condition == "item-not-found"
+    assert await module.expiry[SERVICE].sweep() == []

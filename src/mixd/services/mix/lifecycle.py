@@ -103,9 +103,11 @@ async def destroy_channel(service: MixService, state: ChannelState) -> None:
             delete_archive=service.settings.destroy_archive == "delete",
         )
     )
-    service.forget_channel(state.jid)
-    # Participants learn they are gone: every participant item is retracted.
+    # Participants learn they are gone: every participant item is retracted,
+    # while the service still lists them (their servers accept a channel's
+    # notifications only for its participants).
     await notify_retract_all(service, state)
+    service.forget_channel(state.jid)
 
 
 async def erase_channel(

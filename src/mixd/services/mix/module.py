@@ -4,10 +4,13 @@ from its feature slices."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from mixd.core.module import Module, Xep
+from mixd.services.mix.admin.expiry import Expiry
 from mixd.services.mix.admin.nodes import AdminNodes
 from mixd.services.mix.archive import ChannelArchive
 from mixd.services.mix.discovery import Discovery
@@ -61,12 +64,25 @@ class MixModule(Module):
     def __init__(self, server: Server, domains: tuple[str, ...], settings: Settings) -> None:
         super().__init__(server)
         self.services = {domain: build_service(server, domain, settings) for domain in domains}
+        self.expiry = {
+            domain: Expiry(service, settings.expiry_interval)
+            for domain, service in self.services.items()
+        }
+        self._sweeps: list[asyncio.Task[None]] = []
 
     async def start(self) -> None:
         for domain, service in self.services.items():
             self.server.router.add_service(domain, service.receive)
             await self.server.hooks.emit(MixServiceStarted(service))
+        loop = asyncio.get_running_loop()
+        self._sweeps = [loop.create_task(expiry.run()) for expiry in self.expiry.values()]
 
     async def stop(self) -> None:
+        for task in self._sweeps:
+            task.cancel()
+        for task in self._sweeps:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._sweeps = []
         for domain in self.services:
             self.server.router.remove_service(domain)

@@ -111,6 +111,7 @@ class Settings:
     admins: frozenset[str] = frozenset()
     message_rate: float = 50.0  # messages/s per participant and channel; 0: unlimited
     message_burst: int = 200
+    expiry_interval: float = 60.0  # seconds between end-of-life sweeps
 
 
 class MixService:
