@@ -27,11 +27,15 @@ class Discovery:
         if request.payload.get("node"):
             raise StanzaError(StanzaErrorCondition.ITEM_NOT_FOUND)
         features = COMMON + disco_features(self.lifecycle, request.sender)
+        features += tuple(sorted(self.service.features))
         identity = Identity("conference", "mix", "MIX channels")
         return DiscoInfo(None, (identity,), features).encode()
 
     async def service_items(self, request: Request) -> Element | None:
         """Listed channels, paged with RSM (ad hoc channels never appear)."""
+        named = self.service.item_nodes.get(("service", request.payload.get("node") or ""))
+        if named is not None:
+            return await named(request)
         rsm_el = request.payload.find(NS.RSM, "set")
         rsm = RsmRequest.decode(rsm_el) if rsm_el is not None else None
         limit = min(rsm.max if rsm and rsm.max is not None else PAGE_DEFAULT, PAGE_MAX)
@@ -61,10 +65,14 @@ class Discovery:
         state = request.state()
         name = state.channel.info.name or state.jid.local
         identity = Identity("conference", "mix", name)
-        info = DiscoInfo(node, (identity,), (*COMMON, NS.MIX_CORE, NS.MAM))
+        extra = sorted(self.service.features)
+        info = DiscoInfo(node, (identity,), (*COMMON, NS.MIX_CORE, NS.MAM, *extra))
         return info.encode()
 
     async def channel_items(self, request: Request) -> Element | None:
+        named = self.service.item_nodes.get(("channel", request.payload.get("node") or ""))
+        if named is not None:
+            return await named(request)
         if request.payload.get("node") != "mix":
             # A pure MIX channel answers node-less disco#items only as MUC would.
             raise StanzaError(StanzaErrorCondition.FEATURE_NOT_IMPLEMENTED, "use node='mix'")

@@ -41,17 +41,16 @@ class Lifecycle:
         create = Create.decode(request.payload)
         if not self.may_create(request.sender):
             raise StanzaError(StanzaErrorCondition.FORBIDDEN, "you may not create channels here")
-        owner = str(request.sender.bare)
-        if self.creations.locked(owner):
-            raise StanzaError(
-                StanzaErrorCondition.RESOURCE_CONSTRAINT, "too many channels created, try later"
-            )
-        name = await self.create_channel(create.channel, owner)
+        name = await self.create_channel(create.channel, str(request.sender.bare))
         return Create(name, create.ns).encode()
 
     async def create_channel(self, requested: str | None, owner: str) -> str:
         """Create a named channel, or an ad hoc one when `requested` is None;
         returns the name. The caller has checked the creator's rights."""
+        if self.creations.locked(owner):
+            raise StanzaError(
+                StanzaErrorCondition.RESOURCE_CONSTRAINT, "too many channels created, try later"
+            )
         if requested is not None:
             name = rules.channel_name(requested)
             await self._store(name, owner, adhoc=False)

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from mixd.core.module import Module, Xep
+from mixd.services.mix.admin.commands import Commands
 from mixd.services.mix.admin.expiry import Expiry
 from mixd.services.mix.admin.nodes import AdminNodes
 from mixd.services.mix.archive import ChannelArchive
@@ -41,7 +42,8 @@ def build_service(server: Server, domain: str, settings: Settings) -> MixService
     Membership(service)
     Messages(service)
     Nodes(service)
-    AdminNodes(service)
+    admin = AdminNodes(service)
+    Commands(service, lifecycle, admin)
     ChannelArchive(service)
     ChannelPresence(service)
     IqRelay(service)
@@ -59,6 +61,7 @@ class MixModule(Module):
         Xep(45, "1.35.5", "occupant side of rooms; no private messages or moderation yet"),
         Xep(421, "1.0.1"),
         Xep(410, "1.1.0", "answered by the room"),
+        Xep(50, "1.3.0"),
     )
 
     def __init__(self, server: Server, domains: tuple[str, ...], settings: Settings) -> None:

@@ -141,6 +141,10 @@ class MixService:
         # node adds its entry before channels are loaded.
         self.rights: dict[str, NodeRights] = admin_rights.default_rights()
         self.node_ops: dict[str, NodeOps] = {}  # PubSub access, per node
+        # disco#items of a named node (e.g. the ad-hoc command list), and
+        # features slices add to disco#info of the service and channels.
+        self.item_nodes: dict[tuple[Target, str], Handler] = {}
+        self.features: set[str] = set()
         self._channels: dict[str, ChannelState] = {}
 
     def on_iq(self, target: Target, ns: str, name: str, iq_type: str, handler: Handler) -> None:
