@@ -12,7 +12,11 @@ from pathlib import Path
 from mixd.app import open_database, run, stores
 from mixd.config import Config, ConfigError, load_config
 from mixd.core.server import Stores
+from mixd.errors import StanzaError
 from mixd.services.accounts import AccountError, AccountService, erase_messages
+from mixd.services.mix import rules as mix_rules
+from mixd.services.mix.admin.offline import ChannelAdminError, OfflineChannels
+from mixd.storage.contracts.mix import ChannelExists
 from mixd.storage.errors import AccountExists, AccountNotFound, StorageError
 
 
@@ -33,12 +37,23 @@ def _parser() -> argparse.ArgumentParser:
     )
     user.add_parser("delete", help="delete an account").add_argument("jid")
     user.add_parser("list", help="list accounts").add_argument("host", nargs="?")
+    channel = sub.add_parser("channel", help="manage MIX channels (server stopped)")
+    channels = channel.add_subparsers(dest="action", required=True)
+    channels.add_parser("list", help="list channels, ad hoc ones too").add_argument(
+        "service", nargs="?", help="one MIX domain (default: all)"
+    )
+    create = channels.add_parser("create", help="create a channel")
+    create.add_argument("jid", help="name@mix-domain")
+    create.add_argument("--owner", required=True, help="the owner's bare JID")
+    channels.add_parser("destroy", help="destroy a channel").add_argument("jid")
+    channels.add_parser("info", help="show a channel's configuration").add_argument("jid")
     check = sub.add_parser("config", help="configuration").add_subparsers(
         dest="action", required=True
     )
     check.add_parser("check", help="validate the configuration and exit")
     # `mixd run --config X` reads naturally too.
-    for p in (sub.choices["run"], *user.choices.values(), *check.choices.values()):
+    subcommands = (*user.choices.values(), *channels.choices.values(), *check.choices.values())
+    for p in (sub.choices["run"], *subcommands):
         p.add_argument("--config", type=Path, default=argparse.SUPPRESS)
     return parser
 
@@ -112,6 +127,35 @@ async def _import_accounts(service: AccountService) -> None:
     print(f"created {created} accounts ({existing} existed already)")
 
 
+def _channel_command(config: Config, args: argparse.Namespace) -> None:
+    async def act() -> None:
+        db = open_database(config)
+        await db.open()
+        try:
+            backend = stores(db)
+            channels = OfflineChannels(
+                backend.mix,
+                backend.archive,
+                mix_rules.service_domains(config.mix.domains, config.server.hosts),
+                frozenset(config.server.hosts),
+                delete_archive=config.mix.destroy_archive == "delete",
+            )
+            if args.action == "list":
+                for found in await channels.list(args.service):
+                    print(f"{found.jid}{' (ad hoc)' if found.adhoc else ''}")
+            elif args.action == "create":
+                print(f"created {await channels.create(args.jid, args.owner)}")
+            elif args.action == "destroy":
+                print(f"destroyed {await channels.destroy(args.jid)}")
+            else:
+                for line in await channels.info(args.jid):
+                    print(line)
+        finally:
+            await db.close()
+
+    asyncio.run(act())
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
@@ -124,6 +168,8 @@ def main(argv: list[str] | None = None) -> int:
             run(config)
         elif args.command == "config":
             print(f"configuration OK ({args.config or 'defaults'})")
+        elif args.command == "channel":
+            _channel_command(config, args)
         else:
             _user_command(config, args)
     except AccountExists as exc:
@@ -132,7 +178,13 @@ def main(argv: list[str] | None = None) -> int:
     except AccountNotFound as exc:
         print(f"mixd: no such account: {exc}", file=sys.stderr)
         return 1
-    except (AccountError, StorageError) as exc:
+    except ChannelExists as exc:
+        print(f"mixd: channel already exists: {exc}", file=sys.stderr)
+        return 1
+    except StanzaError as exc:  # a rule refused the request (e.g. a bad channel name)
+        print(f"mixd: {exc.text or exc}", file=sys.stderr)
+        return 1
+    except (AccountError, ChannelAdminError, StorageError) as exc:
         print(f"mixd: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
