@@ -1,4 +1,4 @@
-"""MixStore on PostgreSQL (schema: migration 6).
+"""MixStore on PostgreSQL (schema: migrations 6 and 9).
 
 Owners, contacts and nodes are text arrays, config a JSON object; sets come
 back sorted so every backend returns equal records. Writes to a channel's
@@ -15,25 +15,28 @@ from collections.abc import Iterable
 import asyncpg
 
 from mixd.storage.contracts.mix import (
+    AccessList,
     Channel,
     ChannelExists,
     ChannelInfo,
     ChannelNotFound,
     NickTaken,
     Participant,
+    jid_matches,
 )
 from mixd.storage.postgres.database import Connection, PostgresDatabase
 
 _CHANNEL_COLUMNS = (
     "jid, adhoc, created, owners, secret,"
-    " info_name, info_description, info_contact, info_updated, config"
+    " info_name, info_description, info_contact, info_updated, config,"
+    " config_updated, end_of_life"
 )
 
 _PARTICIPANT_COLUMNS = "channel, jid, id, nick, nodes, joined"
 
 _INSERT_CHANNEL = f"""
     INSERT INTO mix_channels (service, {_CHANNEL_COLUMNS})
-    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
     ON CONFLICT (jid) DO NOTHING
     RETURNING true
 """
@@ -62,7 +65,9 @@ class PostgresMixStore:
             _sorted_set(channel.owners),
             bytes(channel.secret),
             *_info_values(channel.info),
-            json.dumps(channel.config, sort_keys=True),
+            _json_config(channel.config),
+            channel.config_updated,
+            channel.end_of_life,
         )
 
         async def job(conn: Connection) -> None:
@@ -80,18 +85,21 @@ class PostgresMixStore:
 
         return await self._db.run(job, read_only=True)
 
-    async def list_channels(self, service: str, after: str | None, limit: int) -> list[Channel]:
+    async def list_channels(
+        self, service: str, after: str | None, limit: int, *, adhoc: bool = False
+    ) -> list[Channel]:
         if limit <= 0:
             return []
 
         async def job(conn: Connection) -> list[Channel]:
             rows = await conn.fetch(
                 f"SELECT {_CHANNEL_COLUMNS} FROM mix_channels"
-                " WHERE service = $1 AND NOT adhoc AND ($2::text IS NULL OR jid > $2)"
+                " WHERE service = $1 AND (NOT adhoc OR $4) AND ($2::text IS NULL OR jid > $2)"
                 " ORDER BY jid LIMIT $3",
                 service,
                 after,
                 limit,
+                adhoc,
             )
             return [_channel(row) for row in rows]
 
@@ -116,6 +124,101 @@ class PostgresMixStore:
             )
             if not updated:
                 raise ChannelNotFound(f"no channel {jid}")
+
+        await self._db.run(job)
+
+    async def set_config(
+        self,
+        jid: str,
+        owners: tuple[str, ...],
+        config: dict[str, tuple[str, ...]],
+        updated: int,
+        end_of_life: int | None,
+    ) -> None:
+        values = (_sorted_set(owners), _json_config(config), updated, end_of_life, jid)
+
+        async def job(conn: Connection) -> None:
+            changed = await conn.fetchval(
+                "UPDATE mix_channels SET owners = $1, config = $2, config_updated = $3,"
+                " end_of_life = $4 WHERE jid = $5 RETURNING true",
+                *values,
+            )
+            if not changed:
+                raise ChannelNotFound(f"no channel {jid}")
+
+        await self._db.run(job)
+
+    async def expired_channels(self, service: str, now: int, limit: int) -> list[str]:
+        async def job(conn: Connection) -> list[str]:
+            rows = await conn.fetch(
+                "SELECT jid FROM mix_channels WHERE end_of_life IS NOT NULL"
+                " AND end_of_life <= $1 AND service = $2 ORDER BY end_of_life, jid LIMIT $3",
+                now,
+                service,
+                limit,
+            )
+            return [str(row["jid"]) for row in rows]
+
+        return await self._db.run(job, read_only=True)
+
+    async def access_list(self, channel: str, which: AccessList) -> list[str]:
+        async def job(conn: Connection) -> list[str]:
+            rows = await conn.fetch(
+                "SELECT entry FROM mix_access WHERE channel = $1 AND list = $2 ORDER BY entry",
+                channel,
+                which,
+            )
+            return [str(row["entry"]) for row in rows]
+
+        return await self._db.run(job, read_only=True)
+
+    async def add_access(self, channel: str, which: AccessList, entry: str) -> list[Participant]:
+        async def job(conn: Connection) -> list[Participant]:
+            # The channel row lock also keeps a concurrent join out until the ban commits.
+            if not await _lock_channel(conn, channel):
+                raise ChannelNotFound(f"no channel {channel}")
+            await conn.execute(
+                "INSERT INTO mix_access (channel, list, entry) VALUES ($1, $2, $3)"
+                " ON CONFLICT DO NOTHING",
+                channel,
+                which,
+                entry,
+            )
+            if which != "banned":
+                return []
+            rows = await conn.fetch(
+                f"SELECT {_PARTICIPANT_COLUMNS} FROM mix_participants WHERE channel = $1"
+                " ORDER BY joined, jid",
+                channel,
+            )
+            removed = [p for p in map(_participant, rows) if jid_matches(entry, p.jid)]
+            await conn.execute(
+                "DELETE FROM mix_participants WHERE channel = $1 AND jid = ANY($2::text[])",
+                channel,
+                [p.jid for p in removed],
+            )
+            return removed
+
+        return await self._db.run(job)
+
+    async def remove_access(self, channel: str, which: AccessList, entry: str) -> bool:
+        async def job(conn: Connection) -> bool:
+            found = await conn.fetchval(
+                "DELETE FROM mix_access WHERE channel = $1 AND list = $2 AND entry = $3"
+                " RETURNING true",
+                channel,
+                which,
+                entry,
+            )
+            return bool(found)
+
+        return await self._db.run(job)
+
+    async def clear_access(self, channel: str, which: AccessList) -> None:
+        async def job(conn: Connection) -> None:
+            await conn.execute(
+                "DELETE FROM mix_access WHERE channel = $1 AND list = $2", channel, which
+            )
 
         await self._db.run(job)
 
@@ -245,8 +348,21 @@ def _sorted_set(values: Iterable[str]) -> list[str]:
     return sorted(set(values))
 
 
+def _json_config(config: dict[str, tuple[str, ...]]) -> str:
+    return json.dumps({k: list(v) for k, v in config.items()}, sort_keys=True)
+
+
+def _config(text: str) -> dict[str, tuple[str, ...]]:
+    settings = json.loads(text)
+    assert isinstance(settings, dict)
+    return {
+        str(k): (str(v),) if isinstance(v, str) else tuple(str(x) for x in v)
+        for k, v in settings.items()
+    }
+
+
 def _channel(row: asyncpg.Record) -> Channel:
-    settings = json.loads(row["config"])
+    end_of_life = row["end_of_life"]
     return Channel(
         jid=str(row["jid"]),
         adhoc=bool(row["adhoc"]),
@@ -259,7 +375,9 @@ def _channel(row: asyncpg.Record) -> Channel:
             tuple(row["info_contact"]),
             int(row["info_updated"]),
         ),
-        config={str(k): str(v) for k, v in settings.items()},
+        config=_config(row["config"]),
+        config_updated=int(row["config_updated"]),
+        end_of_life=None if end_of_life is None else int(end_of_life),
     )
 
 
