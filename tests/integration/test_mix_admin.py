@@ -510,3 +510,33 @@ async def test_channel_past_its_end_of_life_is_destroyed(witches: tuple[Any, ...
         await join(hecate, CHANNEL, "top witch")
     assert err.value.condition == "item-not-found"
     assert await module.expiry[SERVICE].sweep() == []
+
+
+async def test_configured_rights_take_effect(witches: tuple[Any, ...]) -> None:
+    hag, hecate, grey = witches
+    await join(hecate, CHANNEL, "top witch")
+    info_publish = update_request(INFO)
+    with pytest.raises(IqError) as before:
+        await iq(hecate, CHANNEL, info_publish)
+    assert before.value.condition == "forbidden"
+    with pytest.raises(IqError) as hidden:
+        await iq(grey, CHANNEL, items_get(PARTICIPANTS), "get")
+    assert hidden.value.condition == "forbidden"
+    await iq(
+        hag,
+        CHANNEL,
+        config_publish(
+            ("Information Node Update Rights", ("participants",)),
+            ("Participants Node Subscription", ("anyone",)),
+            ("Configuration Node Access", ("participants",)),
+        ),
+    )
+    await iq(hecate, CHANNEL, info_publish)  # a participant may now change the info
+    assert len(await entries(grey, PARTICIPANTS)) == 1  # anyone may now read participants
+    assert (await read_config(hecate))["Owner"] == ["hag66@localhost"]
+    with pytest.raises(IqError) as owners_only:
+        await iq(hecate, CHANNEL, config_publish(("Open Presence", ("true",))))
+    assert owners_only.value.condition == "forbidden"
+    with pytest.raises(IqError) as not_participant:
+        await read_config(grey)
+    assert not_participant.value.condition == "forbidden"
