@@ -11,11 +11,9 @@ import logging
 from collections.abc import Callable
 
 from mixd.codec.xep0082_datetime import now_micros
-from mixd.errors import StanzaError
 from mixd.jid import JID
 from mixd.services.mix.lifecycle import destroy_channel
 from mixd.services.mix.service import MixService, guarded
-from mixd.storage.errors import StorageError
 
 log = logging.getLogger(__name__)
 
@@ -47,11 +45,12 @@ class Expiry:
                 return destroyed
 
     async def run(self) -> None:
-        """Sweep forever (cancelled when the module stops); trouble with one
-        sweep is logged and the next one tries again."""
+        """Sweep forever (cancelled when the module stops). Whatever fails in
+        one sweep is logged and the next one tries again: the loop must not
+        die quietly and leave channels past their end of life."""
         while True:
             try:
                 await self.sweep()
-            except (StanzaError, StorageError):
+            except Exception:
                 log.exception("end-of-life sweep of %s failed", self.service.domain)
             await asyncio.sleep(self.interval)
