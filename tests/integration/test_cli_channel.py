@@ -45,7 +45,7 @@ def test_channel_create_list_info_destroy(
     assert code == 0
     assert "owners: hag66@localhost" in out
     assert "end of life: never" in out
-    assert "nodes present: banned information participants" in out
+    assert "nodes present: banned information participants presence" in out
     assert "participants: 0" in out
     code, out, _ = mixd(config_file, capsys, "channel", "destroy", "coven@mix.localhost")
     assert (code, out) == (0, "destroyed coven@mix.localhost\n")

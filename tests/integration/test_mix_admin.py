@@ -83,7 +83,7 @@ async def test_configuration_node_defaults_and_every_field(witches: tuple[Any, .
     assert config["FORM_TYPE"] == [ADMIN]
     assert config["Owner"] == ["hag66@localhost"]
     assert config["Administrator"] == [] and config["End of Life"] == []
-    assert config["Nodes Present"] == ["banned", "information", "participants"]
+    assert config["Nodes Present"] == ["banned", "information", "participants", "presence"]
     assert config["Messages Node Subscription"] == ["participants"]
     assert config["Allowed Node Subscription"] == ["admins"]
     assert config["Configuration Node Access"] == ["owners"]

@@ -275,8 +275,24 @@ async def test_iq_relay_between_participants(coven: dict[str, Any]) -> None:
     assert err.value.condition == "forbidden"
 
 
+async def set_policy(owner: ClientXMPP, open_presence: bool, required: bool) -> None:
+    """Change the two MIX-ADMIN fields through the configuration node."""
+    fields = (("Open Presence", open_presence), ("Participants Must Provide Presence", required))
+    form = "".join(
+        f"<field var='{var}'><value>{str(value).lower()}</value></field>" for var, value in fields
+    )
+    await iq(
+        owner,
+        CHANNEL,
+        "<pubsub xmlns='http://jabber.org/protocol/pubsub'>"
+        "<publish node='urn:xmpp:mix:nodes:config'><item><x xmlns='jabber:x:data' type='submit'>"
+        "<field var='FORM_TYPE' type='hidden'><value>urn:xmpp:mix:admin:0</value></field>"
+        f"{form}</x></item></publish></pubsub>",
+    )
+
+
 async def test_presence_policy(coven: dict[str, Any]) -> None:
-    """The two MIX-ADMIN fields, set directly until the configuration node exists."""
+    """The two MIX-ADMIN fields, set by the owner through the configuration node."""
     server, hag = coven["server"], coven["hag"]
     state = await channel_state(server, CHANNEL)
     assert state is not None and state.presence_policy == PresencePolicy()  # spec defaults
@@ -285,12 +301,14 @@ async def test_presence_policy(coven: dict[str, Any]) -> None:
     peter.send_presence(pto=CHANNEL)
     await sync(peter)
     assert state.presence.of_user("peter@localhost") == []
-    state.presence_policy = PresencePolicy(open=True)
+    await set_policy(hag, open_presence=True, required=False)
+    assert state.presence_policy == PresencePolicy(open=True)
     peter.send_presence(pto=CHANNEL, pstatus="lurking")
     got = await coven["seen"]["one"].until(about(str(peter.boundjid), status="lurking"))
     assert mix_of(got)[1] is None  # no nick: not a participant
     # Required: a participant sharing no presence may not send messages.
-    state.presence_policy = PresencePolicy(required=True)
+    await set_policy(hag, open_presence=False, required=True)
+    assert state.presence_policy == PresencePolicy(required=True)
     hag.send_presence(ptype="unavailable")
     await coven["seen"]["one"].until(about(str(hag.boundjid), "unavailable"))
     errors: list[Any] = []

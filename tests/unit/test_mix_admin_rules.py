@@ -91,8 +91,8 @@ def test_rights_are_hierarchical(level: str, lowest: Role | None) -> None:
 
 def test_present_nodes_follow_the_configuration() -> None:
     table = rights.default_rights()
-    assert rights.node_options(table) == NODES
-    assert rights.default_present(table) == ("banned", "information", "participants")
+    assert rights.node_options(table) == (*NODES, "presence")
+    assert rights.default_present(table) == ("banned", "information", "participants", "presence")
     present = rights.present_nodes(config(**{"Nodes Present": ("allowed",)}), table)
     assert present == {
         "urn:xmpp:mix:nodes:messages",

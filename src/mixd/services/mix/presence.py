@@ -27,7 +27,6 @@ from mixd.codec.xep0403_presence import MixPresence, strip_mix
 from mixd.errors import StanzaError, StanzaErrorCondition
 from mixd.jid import JID
 from mixd.services.mix import rules
-from mixd.services.mix.admin import rights as admin_rights
 from mixd.services.mix.presence_state import ClientPresence, may_send, may_share, proxy_jid
 from mixd.services.mix.service import MixService, NodeOps, Request
 from mixd.services.mix.state import ChannelState
@@ -55,9 +54,8 @@ class ChannelPresence:
         self.service = service
         service.presence_handler = self.receive
         service.participant_listeners.append(self.participant_changed)
-        # Its rights (MIX-ADMIN: "Presence Node Subscription", "Open
-        # Presence") and PubSub reads, checked by `Nodes` before `read_node`.
-        service.rights[NS.MIX_NODE_PRESENCE] = admin_rights.PRESENCE
+        # PubSub reads; `Nodes` checks the node's MIX-ADMIN rights first
+        # (`admin.rights.PRESENCE`: "Presence Node Subscription").
         service.node_ops[NS.MIX_NODE_PRESENCE] = NodeOps(self.read_node)
         # Before the message is stored and reflected.
         service.message_handlers.insert(0, self.check_sender)
@@ -65,6 +63,8 @@ class ChannelPresence:
     # -- presence from clients' servers ----------------------------------------
 
     async def receive(self, stanza: Stanza, state: ChannelState) -> None:
+        if NS.MIX_NODE_PRESENCE not in state.nodes:
+            return  # removed from "Nodes Present" (MIX-ADMIN): no presence kept
         sender = stanza.sender
         if sender.resource is None:
             if stanza.type in ("available", "probe"):

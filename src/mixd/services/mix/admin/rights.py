@@ -83,7 +83,7 @@ ALLOWED = NodeRights(
     configured("Allowed Node Subscription"), fixed("admins"), "allowed", present_by_default=False
 )
 BANNED = NodeRights(configured("Banned Node Subscription"), fixed("admins"), "banned")
-# For the presence slice (XEP-0403) to register under NS.MIX_NODE_PRESENCE.
+# The presence node (XEP-0403; the slice is services/mix/presence.py).
 PRESENCE = NodeRights(
     configured("Presence Node Subscription"),
     lambda config: "anyone" if config.flag("Open Presence") else "participants",
@@ -96,6 +96,7 @@ def default_rights() -> dict[str, NodeRights]:
         NS.MIX_NODE_MESSAGES: MESSAGES,
         NS.MIX_NODE_PARTICIPANTS: PARTICIPANTS,
         NS.MIX_NODE_INFO: INFO,
+        NS.MIX_NODE_PRESENCE: PRESENCE,
         NS.MIX_NODE_CONFIG: CONFIG,
         NS.MIX_NODE_ALLOWED: ALLOWED,
         NS.MIX_NODE_BANNED: BANNED,
