@@ -51,3 +51,15 @@ async def test_sweep_destroys_exactly_the_channels_past_their_end_of_life() -> N
     assert [c.jid for c in left] == [f"forever@{SERVICE}", f"later@{SERVICE}"]
     now[0] = 10**18
     assert await expiry.sweep() == [f"later@{SERVICE}"]
+
+
+async def test_sweep_leaves_channels_another_node_owns() -> None:
+    srv = server()
+    service = build_service(srv, SERVICE, Settings())
+    for name in ("mine", "theirs"):
+        await srv.stores.mix.create_channel(channel(name, 1))
+    service.owns = lambda jid: jid.startswith("mine@")
+    expiry = Expiry(service, 60.0, clock=lambda: 10)
+    assert await expiry.sweep() == [f"mine@{SERVICE}"]
+    assert await expiry.sweep() == []
+    assert await srv.stores.mix.get_channel(f"theirs@{SERVICE}") is not None

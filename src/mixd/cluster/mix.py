@@ -94,6 +94,8 @@ class ChannelOwnership:
         router = self.node.server.router
         handler = router.services[service.domain]
         router.services[service.domain] = self._owned(service, handler)
+        # Background work on channels (the end-of-life sweep) only for those owned here.
+        service.owns = lambda channel: self.owner(channel) == self.node.name
         if service.local is not None:
             service.local = ClusterMembers(service.local, self.node)
         if local is not None:

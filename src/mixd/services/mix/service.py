@@ -137,6 +137,9 @@ class MixService:
         self.presence_listeners: list[PresenceListener] = []
         self.reflect_listeners: list[ReflectListener] = []
         self.local: LocalParticipants | None = None  # set by MIX-PAM
+        # Whether this process answers for a channel (bare JID text); a
+        # cluster narrows it to the channels this node owns.
+        self.owns: Callable[[str], bool] = lambda _channel: True
         # Who may read and change each node (MIX-ADMIN); a slice adding a
         # node adds its entry before channels are loaded.
         self.rights: dict[str, NodeRights] = admin_rights.default_rights()
@@ -234,9 +237,6 @@ class MixService:
     def add_channel(self, state: ChannelState) -> None:
         self.adopt(state, state.channel)
         self._channels[str(state.jid)] = state
-
-    def channels_loaded(self) -> list[ChannelState]:
-        return list(self._channels.values())
 
     def forget_channel(self, jid: JID) -> None:
         self._channels.pop(str(jid.bare), None)

@@ -10,7 +10,7 @@ gets it; writes to one connection are coalesced by the connection.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 
 from mixd import ns as NS
@@ -48,11 +48,18 @@ class LocalMembers:
             await self.archive.unfollow(user, channel)
 
     def deliver(self, state: ChannelState, message: Element, users: Iterable[str]) -> None:
-        self.deliver_message(message, users)
+        self.deliver_message(message, users, lambda user: user in state.participants)
 
-    def deliver_message(self, message: Element, users: Iterable[str]) -> None:
+    def deliver_message(
+        self,
+        message: Element,
+        users: Iterable[str],
+        still: Callable[[str], bool] | None = None,
+    ) -> None:
         """A channel message (no `to`, `id` its archive id) to the sessions
-        these users have on this node."""
+        these users have on this node. `still(user)`, where the channel is
+        known, says whether a user still participates when a delivery has to
+        wait (a user banned meanwhile gets nothing)."""
         template = message.copy()
         template.attrs["to"] = OPEN
         template.add(NS.SID, "stanza-id", {"id": message.attrs["id"], "by": OPEN})
@@ -72,12 +79,16 @@ class LocalMembers:
                     if supported:
                         session.deliver_xml(data)
                     elif supported is None:  # its client is being asked right now
-                        self.module.server.spawn(self._when_known(caps, session, data, state, user))
+                        waiting = self._when_known(caps, session, data, user, still)
+                        self.module.server.spawn(waiting)
 
     @staticmethod
     async def _when_known(
-        caps: CapsModule, session: Session, data: str, state: ChannelState, user: str
+        caps: CapsModule,
+        session: Session,
+        data: str,
+        user: str,
+        still: Callable[[str], bool] | None,
     ) -> None:
-        # A user banned (or gone) while the client was asked gets nothing.
-        if await caps.supports(session, NS.MIX_CORE) and user in state.participants:
+        if await caps.supports(session, NS.MIX_CORE) and (still is None or still(user)):
             session.deliver_xml(data)

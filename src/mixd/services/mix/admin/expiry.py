@@ -35,13 +35,17 @@ class Expiry:
         destroyed: list[str] = []
         while True:
             due = await guarded(service.store.expired_channels(service.domain, now, BATCH))
+            progress = False
             for jid in due:
+                if not service.owns(jid):
+                    continue  # another cluster node's channel: that node destroys it
                 state = await service.channel(JID.parse(jid))
                 if state is not None:
                     await destroy_channel(service, state)
                     destroyed.append(jid)
+                    progress = True
                     log.info("channel %s destroyed: end of life reached", jid)
-            if len(due) < BATCH:
+            if len(due) < BATCH or not progress:
                 return destroyed
 
     async def run(self) -> None:
