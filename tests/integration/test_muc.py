@@ -479,3 +479,29 @@ async def test_destroying_the_channel_tells_muc_clients(
     assert str(gone["from"]) == f"{CHANNEL}/hecate"
     assert gone.xml.find(f"{{{MUC_USER}}}x/{{{MUC_USER}}}destroy") is not None
     assert item(gone) == {"affiliation": "none", "role": "none"}
+
+
+async def test_mix_admin_applies_to_muc_clients(
+    server: ServerHandle, hag: tuple[ClientXMPP, Stanzas]
+) -> None:
+    """A banned user cannot enter as a MUC occupant; an occupant who is
+    banned is put out and gets no more messages; an expired channel tells
+    its MUC clients it is gone (MIX-ADMIN, XEP-0406)."""
+    hag_client, _ = hag
+    banned = (
+        "<pubsub xmlns='http://jabber.org/protocol/pubsub'>"
+        "<publish node='urn:xmpp:mix:nodes:banned'><item id='{}'/></publish></pubsub>"
+    )
+    lear, _, _ = await muc_client(server, "lear")
+    await iq(hag_client, CHANNEL, banned.format("lear@localhost"))
+    with pytest.raises(PresenceError) as err:
+        await lear.plugin["xep_0045"].join_muc_wait(CHANNEL, "lear", timeout=TIMEOUT)
+    assert err.value.condition == "forbidden"
+    hecate, presences, messages = await muc_client(server, "hecate")
+    await hecate.plugin["xep_0045"].join_muc_wait(CHANNEL, "hecate", maxstanzas=0, timeout=TIMEOUT)
+    await iq(hag_client, CHANNEL, banned.format("hecate@localhost"))
+    await presences.until(lambda p: p["type"] == "unavailable" and 110 in codes(p))
+    hag_client.send_message(mto=CHANNEL, mbody="after the ban", mtype="groupchat")
+    await sync(hag_client)
+    await sync(hecate)
+    assert not [m for m in messages.items if m["body"] == "after the ban"]

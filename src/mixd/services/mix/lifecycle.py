@@ -106,6 +106,8 @@ async def destroy_channel(service: MixService, state: ChannelState) -> None:
     # while the service still lists them (their servers accept a channel's
     # notifications only for its participants).
     await notify_retract_all(service, state)
+    for listener in service.destroy_listeners:
+        await listener(state)
     service.forget_channel(state.jid)
 
 

@@ -136,6 +136,8 @@ class MixService:
         self.occupant_handler: Callable[[Stanza, ChannelState, str], Awaitable[None]] | None = None
         self.presence_listeners: list[PresenceListener] = []
         self.reflect_listeners: list[ReflectListener] = []
+        # Told of a destroyed channel (by request, End of Life or command).
+        self.destroy_listeners: list[Callable[[ChannelState], Awaitable[None]]] = []
         self.local: LocalParticipants | None = None  # set by MIX-PAM
         # Whether this process answers for a channel (bare JID text); a
         # cluster narrows it to the channels this node owns.

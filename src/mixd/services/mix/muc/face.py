@@ -35,10 +35,10 @@ from mixd import ns as NS
 from mixd.codec.stanza import CodecError, Kind, Stanza, stanza_error_reply
 from mixd.codec.xep0045_muc import MucJoin, user_x
 from mixd.codec.xep0082_datetime import now_micros
-from mixd.codec.xep0369_mix import NAMESPACES, Destroy
 from mixd.errors import StanzaError, StanzaErrorCondition
 from mixd.jid import JID
 from mixd.services.mix import rules as mix_rules
+from mixd.services.mix.admin import rights as admin_rights
 from mixd.services.mix.muc import rules
 from mixd.services.mix.muc.archive import MucArchive
 from mixd.services.mix.muc.between import BetweenOccupants
@@ -48,7 +48,7 @@ from mixd.services.mix.muc.presence import occupant_presence, subject_message
 from mixd.services.mix.muc.room import Room, Shown
 from mixd.services.mix.notify import notify_participant, notify_retract
 from mixd.services.mix.presence_state import ClientPresence
-from mixd.services.mix.service import MixService, Request, guarded
+from mixd.services.mix.service import MixService, guarded
 from mixd.services.mix.state import ChannelState
 from mixd.storage.contracts.mix import NickTaken, Participant
 from mixd.xml.element import Element
@@ -70,11 +70,8 @@ class MucFace:
         self.archive = MucArchive(service, self)
         self.between = BetweenOccupants(service, self)
         MucDiscovery(service, self)
-        self.mix_destroy = {
-            ns: service.handlers[("service", ns, "destroy", "set")] for ns in NAMESPACES
-        }
-        for ns in NAMESPACES:
-            service.on_iq("service", ns, "destroy", "set", self.destroy)
+        # Every way a channel goes (destroy, End of Life, ad-hoc command).
+        service.destroy_listeners.append(self.destroyed)
         service.occupant_handler = self.receive
         service.presence_listeners.append(self.presence_changed)
         service.participant_listeners.append(self.participant_changed)
@@ -159,8 +156,13 @@ class MucFace:
         await self.delivery.one(client, subject_message(state))
 
     async def _participate(self, state: ChannelState, client: JID, nick: str) -> Participant:
-        """Make the user a participant subscribed to no node (MUC-only)."""
+        """Make the user a participant subscribed to no node (MUC-only), if
+        MIX-ADMIN lets the user join (XEP-0045 7.2.7-8 conditions)."""
         user = str(client.bare)
+        if not admin_rights.may_join(self.service.role(state, client)):
+            if state.is_banned(user):
+                raise StanzaError(StanzaErrorCondition.FORBIDDEN, "you are banned in this room")
+            raise StanzaError(StanzaErrorCondition.REGISTRATION_REQUIRED, "not on the allowed list")
         holder = state.nick_holder(nick)
         if holder is not None and holder != user:
             raise _conflict()
@@ -316,7 +318,15 @@ class MucFace:
         room = self.rooms.get(str(state.jid))
         if room is None:
             return
-        clients = room.resources_of(sender.jid) if duplicate else list(room.occupants)
+        if duplicate:
+            clients = room.resources_of(sender.jid)
+        else:  # not to a user banned while this message was being stored
+            participants, leaving = state.participants, state.leaving
+            clients = [
+                client
+                for client, user in room.occupants.items()
+                if user in participants and user not in leaving
+            ]
         if not clients:
             return
         occupant = rules.occupant_id_of(state.channel.secret, sender.id)
@@ -333,12 +343,10 @@ class MucFace:
                 StanzaErrorCondition.FORBIDDEN, "the subject is the channel's info; set it there"
             )
 
-    async def destroy(self, request: Request) -> Element | None:
-        """MIX destroy, then every joined MUC client is told the room is gone
-        (XEP-0045 10.9)."""
-        name = Destroy.decode(request.payload).channel
-        key = str(JID(mix_rules.channel_name(name), self.service.domain, None))
-        result = await self.mix_destroy[request.payload.ns](request)
+    async def destroyed(self, state: ChannelState) -> None:
+        """The channel is destroyed: every joined MUC client is told the room
+        is gone (XEP-0045 10.9)."""
+        key = str(state.jid)
         room = self.rooms.pop(key, None)
         if room is not None:
             for client, user in room.occupants.items():
@@ -350,4 +358,3 @@ class MucFace:
                 x.add(NS.MUC_USER, "destroy")
                 gone.append(x)
                 await self.delivery.one(client, gone)
-        return result
