@@ -14,6 +14,7 @@ from slixmpp.exceptions import IqError
 from mixd.codec.stanza import Kind, Stanza
 from mixd.storage.contracts.roster import Subscription
 from tests.helpers import TIMEOUT, ServerHandle
+from tests.integration.test_mix_admin import BANNED, config_publish, entry_publish
 from tests.mix_client import MIX, SERVICE, Inbox, create, iq
 from tests.pam_client import (
     MIX_ROSTER,
@@ -142,6 +143,28 @@ async def test_leaving_a_vanished_channel_cleans_the_roster(users: ServerHandle)
     with pytest.raises(IqError) as err:
         await client_leave(hag, CHANNEL)
     assert err.value.condition == "item-not-found"
+    assert await item(users, "hag66@localhost", CHANNEL) is None
+
+
+@pytest.mark.parametrize("how", ["destroyed", "banned"])
+async def test_a_channel_gone_without_a_leave_leaves_no_item(users: ServerHandle, how: str) -> None:
+    """Destroyed, or banned from it: the channel's item is removed (and
+    pushed) at once, not at the user's next client-leave."""
+    owner = await pam_client(users, "hecate@localhost/r", "pw-hecate")
+    hag = await pam_client(users, "hag66@localhost/r", "pw-hag66")
+    await create(owner, "coven")
+    await client_join(hag, CHANNEL, "third witch")
+    await hag.plugin["xep_0405"].get_mix_roster(timeout=TIMEOUT)  # an interested resource
+    removed = next_event(
+        hag, "roster_update", lambda p: p["type"] == "set" and CHANNEL in p["roster"]["items"]
+    )
+    if how == "destroyed":
+        await iq(owner, SERVICE, f"<destroy xmlns='{MIX}' channel='coven'/>")
+    else:
+        await iq(owner, CHANNEL, config_publish(("Nodes Present", ("banned",))))
+        await iq(owner, CHANNEL, entry_publish(BANNED, "hag66@localhost"))
+    push = await wait(removed)
+    assert push["roster"]["items"][CHANNEL]["subscription"] == "remove"
     assert await item(users, "hag66@localhost", CHANNEL) is None
 
 

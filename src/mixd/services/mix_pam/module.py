@@ -18,8 +18,10 @@ from mixd import ns as NS
 from mixd.codec.xep0405_pam import ClientJoin, ClientJoin0, ClientLeave, ClientLeave0
 from mixd.core.events import AccountRemoving, PresenceBroadcast, SessionBound, SessionClosed
 from mixd.core.module import IqRoute, Listener, Module, Scope, Xep
+from mixd.jid import JID
 from mixd.services.mix.module import MixModule, MixServiceStarted
 from mixd.services.mix.service import MixService
+from mixd.services.mix.state import ChannelState
 from mixd.services.mix_pam.archive import ParticipantArchives
 from mixd.services.mix_pam.delivery import ChannelDelivery
 from mixd.services.mix_pam.local import LocalMembers
@@ -27,6 +29,7 @@ from mixd.services.mix_pam.presence import PamPresence
 from mixd.services.mix_pam.relay import Relay
 from mixd.services.mix_pam.roster import ChannelRoster
 from mixd.services.roster.common import RosterChanged
+from mixd.storage.contracts.mix import Participant
 
 if TYPE_CHECKING:
     from mixd.core.server import Server
@@ -71,17 +74,43 @@ class MixPamModule(Module):
         self.server.router.message_stages.append(self.stage)
         self.server.router.presence_stages.append(self.presence)
         for service in self._services():  # channel services loaded before us
-            service.local = self.local
+            self._attach(service)
 
     async def stop(self) -> None:
         self.server.router.message_stages.remove(self.stage)
         self.server.router.presence_stages.remove(self.presence)
         for service in self._services():
-            if service.local is self.local:
-                service.local = None
+            self._detach(service)
 
     async def on_service_started(self, event: MixServiceStarted) -> None:
-        event.service.local = self.local
+        self._attach(event.service)
+
+    def _attach(self, service: MixService) -> None:
+        service.local = self.local
+        service.participant_listeners.append(self.on_participation)
+        service.destroy_listeners.append(self.on_destroyed)
+
+    def _detach(self, service: MixService) -> None:
+        if service.local is self.local:
+            service.local = None
+        if self.on_participation in service.participant_listeners:
+            service.participant_listeners.remove(self.on_participation)
+        if self.on_destroyed in service.destroy_listeners:
+            service.destroy_listeners.remove(self.on_destroyed)
+
+    async def on_participation(
+        self, state: ChannelState, user: str, old: Participant | None, new: Participant | None
+    ) -> None:
+        """A local user no longer in a local channel (left, banned, removed
+        by an administrator) loses its roster item at once (XEP-0405 5.1.9)."""
+        if old is not None and new is None and self.local.is_local(user):
+            await self.roster.left(JID.parse(user), state.jid)
+
+    async def on_destroyed(self, state: ChannelState) -> None:
+        """A destroyed local channel leaves no roster item behind."""
+        for user in list(state.participants):
+            if self.local.is_local(user):
+                await self.roster.left(JID.parse(user), state.jid)
 
     async def on_account_removing(self, event: AccountRemoving) -> None:
         """Leave every channel in the account's roster, all at once, each
