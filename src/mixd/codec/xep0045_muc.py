@@ -51,7 +51,7 @@ class History:
 
 @dataclass(frozen=True, slots=True)
 class MucJoin:
-    """`<x xmlns='http://jabber.org/protocol/muc'>` of a join presence."""
+    """The MUC `<x/>` (`NS.MUC`) of a join presence."""
 
     history: History | None = None
     password: str | None = None

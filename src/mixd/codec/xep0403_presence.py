@@ -1,4 +1,4 @@
-"""XEP-0403 MIX-PRESENCE 0.3.2 payloads: the `<mix xmlns='urn:xmpp:mix:presence:0'>`
+"""XEP-0403 MIX-PRESENCE 0.3.2 payloads: the `<mix/>` of `NS.MIX_PRESENCE`
 a channel adds to the presence it distributes (the client's full JID and the
 participant's nick)."""
 

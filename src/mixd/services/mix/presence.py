@@ -4,7 +4,7 @@ A client's presence arrives from its server (XEP-0405) as ordinary presence
 from the client's full JID to the channel. The channel keeps it, under the
 client's proxy JID, in the presence node (`ChannelState.presence`, in
 memory: presence is volatile) and sends it, as presence from the proxy JID
-with `<mix xmlns='urn:xmpp:mix:presence:0'>` (the client's JID and the
+with the `<mix/>` of `NS.MIX_PRESENCE` (the client's JID and the
 participant's nick) added, to the bare JID of every subscriber of the
 presence node. Unavailable presence removes the item; a participant who
 leaves or is removed loses every item, with unavailable sent for each; a
