@@ -1030,3 +1030,40 @@ def test_server_close_before_any_header_still_sends_one() -> None:
     client.stream.close(StreamErrorCondition.CONNECTION_TIMEOUT)
     client.events += client.stream.take_events()
     assert client.stream_error(with_header=True) == "connection-timeout"
+
+
+# -- found by fuzzing (tests/fuzz/test_fuzz_c2s.py) ------------------------------------
+
+
+def test_answer_after_the_stream_closed_is_ignored() -> None:
+    """The read that carried <auth/> may also end the stream; the account
+    lookup answers later, to a closed stream."""
+    client = tls_client()
+    message = "\x00alice\x00" + PASSWORD
+    events = client.send(f"<auth xmlns='{NS.SASL}' mechanism='PLAIN'>{b64(message)}</auth><'/>")
+    assert isinstance(events[0], c2s.AccountLookup) and isinstance(events[-1], c2s.Closed)
+    assert client.stream_error() == "not-well-formed"
+    assert client.stream.account_found(ALICE) == []
+    assert client.stream.password_checked(True) == []
+    assert client.stream.bound("b1", ALICE_JID.with_resource("r")) == []
+    assert client.stream.tls_established() == []
+    assert client.stream.closed
+    client.read_nothing()
+
+
+def test_garbage_after_starttls_in_the_same_read_is_dropped_too() -> None:
+    client = Client()
+    client.open()
+    # Bytes after <starttls/> belong to no stream: not even an error comes of them.
+    assert client.send(f"<starttls xmlns='{NS.TLS}'/><?xml version='1.0'?>\x00") == [c2s.StartTLS()]
+    client.read_one(q(NS.TLS, "proceed"))
+    assert client.send("<'/>") == []
+    assert client.answer(client.stream.tls_established()) == []
+    assert "PLAIN" in mechanisms(client.open())
+
+
+def test_server_close_before_any_header_is_still_a_document() -> None:
+    client = Client()
+    client.stream.close()
+    assert client.read() == ["header", "close"]
+    assert client.events == [] and isinstance(client.stream.take_events()[0], c2s.Closed)

@@ -553,6 +553,40 @@ def test_bomb_peak_memory_is_a_bounded_multiple_of_bytes_received(bomb: bytes) -
     assert peak <= 100 * fed and peak <= 8 * 1024 * 1024, (peak, fed)
 
 
+# A namespace URI declared once and used many times (found by fuzzing):
+# 74 KB of stanza used to become ~180 MB of strings and as much serialized.
+LONG_URI = b"urn:" + b"x" * 20_000
+
+
+def test_namespace_uri_used_many_times_is_held_once() -> None:
+    stanza = b"<message xmlns:p='" + LONG_URI + b"'>" + b"<p:a p:k=''/>" * 5 + b"</message>"
+    children = list(one(stanza).elements)
+    assert len(children) == 5
+    assert all(c.ns is children[0].ns for c in children)
+    assert all(next(iter(c.attrs)) is next(iter(children[0].attrs)) for c in children)
+    inherited = one(b"<m xmlns='" + LONG_URI + b"'>" + b"<a/><b/>" * 3 + b"</m>")
+    assert all(c.ns is inherited.ns for c in inherited.elements)
+
+
+@pytest.mark.parametrize(
+    "use",
+    [
+        b"<p:a/>",  # prefixed elements: each written with its own xmlns
+        b"<a p:k=''/>",  # prefixed attributes: each written with its own declaration
+        b"<a xmlns='urn:y'><p:b/></a>",
+    ],
+)
+def test_namespace_uri_repeated_beyond_the_byte_limit(use: bytes) -> None:
+    limits = Limits(max_bytes=262_144)
+    uri = b"urn:" + b"x" * 60_000
+    fits = b"<message xmlns:p='" + uri + b"'>" + use * 3 + b"</message>"
+    (el,) = stanzas(fits, limits)
+    assert len(serialize(el)) < 4 * limits.max_bytes
+    bomb = b"<message xmlns:p='" + uri + b"'>" + use * 5 + b"</message>"
+    assert len(bomb) < limits.max_bytes
+    assert stream_error([HEADER, bomb], limits).condition is C.POLICY_VIOLATION
+
+
 # -- serializer -------------------------------------------------------------------------
 
 

@@ -90,6 +90,9 @@ class C2SStream(SaslNegotiation, Registration):
         self._sasl: SaslInProgress | None = None
         self._sasl_failures = 0
         self._parser = StreamParser(settings.preauth_limits)
+        # <proceed/> is out: what arrives until the upgrade was sent in the
+        # clear and belongs to no stream.
+        self._tls_pending = False
 
     # -- I/O side ----------------------------------------------------------
 
@@ -105,7 +108,7 @@ class C2SStream(SaslNegotiation, Registration):
         return data
 
     def receive(self, data: bytes) -> list[C2SEvent]:
-        if self._state is StreamState.CLOSED:
+        if self._state is StreamState.CLOSED or self._tls_pending:
             return []
         parser = self._parser
         try:
@@ -113,10 +116,11 @@ class C2SStream(SaslNegotiation, Registration):
         except StreamError as exc:
             self._pending.extend(parser.take_events())
             # Whatever parsed before the error is still processed first; bytes
-            # that followed a stream restart in the same read belong to no
-            # stream (the client had not seen our answer yet) and are dropped.
+            # that followed a stream restart or <starttls/> in the same read
+            # belong to no stream (the client had not seen our answer yet) and
+            # are dropped, errors included.
             self._run()
-            if self._parser is parser:
+            if self._parser is parser and not self._tls_pending:
                 self._fail(exc)
             return self._take_events()
         self._run()
@@ -139,6 +143,8 @@ class C2SStream(SaslNegotiation, Registration):
         if condition is not None:
             self._fail(StreamError(condition, text, extra))
         else:
+            if not self._header_sent:
+                self._send_header(self.host or next(iter(self.settings.hosts)))
             self._out.append(stream_close())
             self._state = StreamState.CLOSED
             self._events.append(Closed("closed by server"))
@@ -147,13 +153,20 @@ class C2SStream(SaslNegotiation, Registration):
         return self._take_events()
 
     # -- answers from the driver --------------------------------------------
+    # An answer may come after the stream closed (the client's next read
+    # ended it meanwhile): it is then ignored.
 
     def tls_established(self) -> list[C2SEvent]:
+        if self._state is StreamState.CLOSED:
+            return []
+        self._tls_pending = False
         self.tls_active = True
         self._restart()
         return self._take_events()
 
     def bound(self, iq_id: str, jid: JID) -> list[C2SEvent]:
+        if self._state is StreamState.CLOSED:
+            return []
         self.jid = jid
         reply = Element(NS.CLIENT, "iq", {"type": "result", "id": iq_id})
         reply.add(NS.BIND, "bind").add_text_child(NS.BIND, "jid", str(jid))
@@ -165,6 +178,8 @@ class C2SStream(SaslNegotiation, Registration):
         return self._take_events()
 
     def bind_failed(self, iq_id: str, error: StanzaError) -> list[C2SEvent]:
+        if self._state is StreamState.CLOSED:
+            return []
         self._iq_error(iq_id, error)
         self._state = StreamState.NEGOTIATING
         self._run()
@@ -273,6 +288,7 @@ class C2SStream(SaslNegotiation, Registration):
         self._out.append(serialize(Element(NS.TLS, "proceed")))
         # Bytes after <starttls/> were sent in the clear: never process them.
         self._pending.clear()
+        self._tls_pending = True
         self._state = StreamState.WAIT
         self._events.append(StartTLS())
 
@@ -338,6 +354,8 @@ class C2SStream(SaslNegotiation, Registration):
 
     def resumed(self, jid: JID, previd: str, h: int) -> list[C2SEvent]:
         """The driver took over the old session: the stream carries on as bound."""
+        if self._state is StreamState.CLOSED:
+            return []
         self.jid = jid
         self._out.append(sm.resumed(previd, h))
         self._parser.set_limits(self.settings.limits)
@@ -346,6 +364,8 @@ class C2SStream(SaslNegotiation, Registration):
         return self._take_events()
 
     def resume_failed(self) -> list[C2SEvent]:
+        if self._state is StreamState.CLOSED:
+            return []
         self._out.append(sm.failed("item-not-found"))
         self._state = StreamState.NEGOTIATING
         self._run()

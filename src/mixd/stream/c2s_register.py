@@ -70,12 +70,16 @@ class Registration:
         self._events.append(RegisterRequested(iq_id, self.host, normalized, password))
 
     def registered(self, iq_id: str) -> list[C2SEvent]:
+        if self._state is StreamState.CLOSED:
+            return []  # answered after the stream ended
         self._out.append(serialize(Element(NS.CLIENT, "iq", {"type": "result", "id": iq_id})))
         self._state = StreamState.NEGOTIATING
         self._run()
         return self._take_events()
 
     def register_failed(self, iq_id: str, error: StanzaError) -> list[C2SEvent]:
+        if self._state is StreamState.CLOSED:
+            return []  # answered after the stream ended
         self._iq_error(iq_id, error)
         self._state = StreamState.NEGOTIATING
         self._run()

@@ -65,6 +65,8 @@ class SaslNegotiation:
         raise NotImplementedError
 
     def account_found(self, account: Account | None) -> list[C2SEvent]:
+        if self._state is StreamState.CLOSED:
+            return []  # answered after the stream ended
         auth = self._sasl
         assert auth is not None and self._state is StreamState.WAIT
         auth.account = account
@@ -96,6 +98,8 @@ class SaslNegotiation:
         return self._take_events()
 
     def password_checked(self, ok: bool) -> list[C2SEvent]:
+        if self._state is StreamState.CLOSED:
+            return []  # answered after the stream ended
         assert self._sasl is not None and self._state is StreamState.WAIT
         if ok:
             self._sasl_success(None)
@@ -106,6 +110,8 @@ class SaslNegotiation:
 
     def refuse_auth(self, condition: sasl.SaslCondition, text: str) -> list[C2SEvent]:
         """The driver's policy (e.g. too many failures) refuses this attempt."""
+        if self._state is StreamState.CLOSED:
+            return []  # answered after the stream ended
         assert self._sasl is not None and self._state is StreamState.WAIT
         self._sasl_fail(sasl.SaslFailure(condition, text), count=False)
         self._run()

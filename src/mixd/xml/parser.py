@@ -101,6 +101,17 @@ class StreamParser:
         self._names = 0
         self._tail: bytes | None = b""
         self._renewing = False
+        # Names split in the current top-level element, and their namespace
+        # URIs: a URI used by many elements is held once, not once per
+        # element. Emptied at each top-level element.
+        self._split_names: dict[str, tuple[str, str]] = {}
+        self._uris: dict[str, str] = {}
+        self._keys: dict[str, str] = {}
+        # Namespace URIs the serializer writes out again for this element:
+        # one per element whose namespace differs from its parent's, one per
+        # namespaced attribute. Declared once and used many times, a long URI
+        # would otherwise cost many times the bytes that carried it.
+        self._expansion = 0
         self._parser = self._expat()
 
     def _expat(self) -> pyexpat.XMLParserType:
@@ -214,7 +225,11 @@ class StreamParser:
         if len(attrs) + self._ns_decls > limits.max_attrs:
             raise StreamError(StreamErrorCondition.POLICY_VIOLATION, "too many attributes")
         self._ns_decls = 0
-        ns, local = _split(name)
+        split = self._split_names.get(name)
+        if split is None:
+            uri, local = _split(name)
+            split = self._split_names[name] = (self._uris.setdefault(uri, uri), local)
+        ns, local = split
         depth = self._depth
         self._depth = depth + 1
         if depth == 0:
@@ -232,12 +247,21 @@ class StreamParser:
                 raise StreamError(StreamErrorCondition.CONFLICT, "stream already open")
             self._mark = self._parser.CurrentByteIndex
             self._elements = 0
+            self._expansion = 0
+            self._split_names = {name: split}
+            self._uris = {ns: ns}
+            self._keys = {}
         elif depth > limits.max_depth:
             raise StreamError(StreamErrorCondition.POLICY_VIOLATION, "elements nested too deep")
         self._elements += 1
         if self._elements > limits.max_elements:
             raise StreamError(StreamErrorCondition.POLICY_VIOLATION, "too many elements")
         el = Element(ns, local, self._attrs(attrs) if attrs else {})
+        parent_ns = self._stack[-1].ns if self._stack else NS.CLIENT
+        if ns != parent_ns:
+            self._expansion += len(ns)
+        if self._expansion > limits.max_bytes:
+            raise StreamError(StreamErrorCondition.POLICY_VIOLATION, "stanza too large")
         if self._stack:
             self._stack[-1].children.append(el)
         self._stack.append(el)
@@ -246,11 +270,17 @@ class StreamParser:
         out: dict[str, str] = {}
         for key, value in attrs.items():
             if _SEP in key:
-                if key.startswith(_XML_ATTR_PREFIX):
-                    out["{" + NS.XML + "}" + key[len(_XML_ATTR_PREFIX) :]] = value
-                else:
-                    uri, local = _split(key)
-                    out["{" + uri + "}" + local] = value
+                clark = self._keys.get(key)
+                if clark is None:
+                    if key.startswith(_XML_ATTR_PREFIX):
+                        clark = "{" + NS.XML + "}" + key[len(_XML_ATTR_PREFIX) :]
+                    else:
+                        uri, local = _split(key)
+                        clark = "{" + uri + "}" + local
+                    self._keys[key] = clark
+                if not key.startswith(_XML_ATTR_PREFIX):
+                    self._expansion += len(clark)
+                out[clark] = value
             else:
                 out[key] = value
         return out
