@@ -6,9 +6,11 @@ catches up with MAM filtered by the channel."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
+from slixmpp.exceptions import IqError
 
 from mixd.storage.contracts.archive import ArchiveItem, ArchiveQuery
 from mixd.xml.element import Element
@@ -220,3 +222,21 @@ async def test_resent_channel_message_is_stored_and_reflected_once(users: Server
     channel_items = await archive(users, CHANNEL, "hag66@localhost")
     assert len(channel_items) == 2
     assert (await mam_query(grey, fields={"with": CHANNEL})).bodies == ["once", "twice"]
+
+
+async def test_a_join_refused_in_storage_leaves_no_archive_following(users: ServerHandle) -> None:
+    """The participant row and the archive follow are written together: two
+    users racing for one nick, the loser gets `conflict` and its archive
+    does not follow the channel."""
+    hag = await pam_client(users, "hag66@localhost/r", "pw-hag66")
+    grey = await pam_client(users, "greymalkin@localhost/r", "pw-greymalkin")
+    await create(hag, "coven")
+    outcomes = await asyncio.gather(
+        client_join(hag, CHANNEL, "cat"), client_join(grey, CHANNEL, "cat"), return_exceptions=True
+    )
+    refused = [o for o in outcomes if isinstance(o, IqError)]
+    assert len(refused) == 1 and refused[0].condition == "conflict"
+    assert users.app.server is not None
+    followers = await users.app.server.stores.archive.followers(CHANNEL)
+    winner = "hag66@localhost" if not isinstance(outcomes[0], IqError) else "greymalkin@localhost"
+    assert followers == {winner}

@@ -7,6 +7,7 @@ acts for its bare JID.
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import replace
 
 from mixd import ns as NS
@@ -84,18 +85,50 @@ class Membership:
             frozenset(nodes),
             old.joined if old is not None else now_micros(),
         )
-        try:
-            await guarded(self.service.store.join(participant))
-        except NickTaken:
-            raise _conflict() from None
+        await self._store_join(state, str(user), participant)
         if state.is_banned(str(user)) and self.service.role(state, user) < Role.ADMIN:
             # Banned while this join was being stored: banned wins.
-            await guarded(self.service.store.leave(str(state.jid), str(user)))
+            await self._undo_join(state, str(user))
             raise StanzaError(StanzaErrorCondition.FORBIDDEN, "you are banned in this channel")
-        await self.service.set_participant(state, str(user), participant)
+        await self.service.set_participant(state, str(user), participant, followed=True)
         # Subscribers hear of the new participant before the joiner's result.
         await notify_participant(self.service, state, participant)
         return Join(nodes, nick, participant.id, str(state.jid), join.ns).encode()
+
+    async def _store_join(self, state: ChannelState, user: str, participant: Participant) -> None:
+        """The participant's row and, for a new messages subscriber on this
+        server, the archive follow: written together (one group commit, the
+        larger part of a join's latency), both or neither."""
+        follow = self.service.follow_for(state, user, participant)
+        stored = guarded(self.service.store.join(participant))
+        if follow is None:
+            try:
+                await stored
+            except NickTaken:
+                raise _conflict() from None
+            return
+        joined, followed = await asyncio.gather(stored, follow, return_exceptions=True)
+        if isinstance(joined, BaseException) or isinstance(followed, BaseException):
+            await self._undo_join(
+                state, user, left=not isinstance(joined, BaseException),
+                unfollow=not isinstance(followed, BaseException),
+            )  # fmt: skip
+            error = joined if isinstance(joined, BaseException) else followed
+            assert isinstance(error, BaseException)
+            if isinstance(error, NickTaken):
+                raise _conflict() from None
+            raise error
+
+    async def _undo_join(
+        self, state: ChannelState, user: str, *, left: bool = True, unfollow: bool = True
+    ) -> None:
+        if left:
+            await guarded(self.service.store.leave(str(state.jid), user))
+        local = self.service.local
+        if unfollow and local is not None and local.is_local(user):
+            was = state.participants.get(user)
+            if was is None or NS.MIX_NODE_MESSAGES not in was.nodes:
+                await guarded(local.unfollow(state, user))
 
     async def leave(self, request: Request) -> Element | None:
         state, leave = request.state(), Leave.decode(request.payload)

@@ -176,17 +176,39 @@ class MixService:
             state = self._channels.setdefault(key, loaded)
         return state
 
+    def follow_for(
+        self, state: ChannelState, user: str, participant: Participant
+    ) -> Awaitable[None] | None:
+        """The archive follow `set_participant` would make for this change,
+        to be awaited together with the participant's own store write, so
+        both go in one group commit (then `set_participant(...,
+        followed=True)`); None when the change needs none."""
+        old = state.participants.get(user)
+        if old is not None and NS.MIX_NODE_MESSAGES in old.nodes:
+            return None
+        if NS.MIX_NODE_MESSAGES not in participant.nodes:
+            return None
+        if self.local is None or not self.local.is_local(user):
+            return None
+        return guarded(self.local.follow(state, user))
+
     async def set_participant(
-        self, state: ChannelState, user: str, participant: Participant | None
+        self,
+        state: ChannelState,
+        user: str,
+        participant: Participant | None,
+        *,
+        followed: bool = False,
     ) -> None:
         """Apply a committed change of `user`'s participation (None: gone) to
         the channel in memory, keeping the user's archive in step: it follows
-        the channel before the user receives messages, and stops after."""
+        the channel before the user receives messages, and stops after
+        (`followed`: the caller already awaited `follow_for`)."""
         old = state.participants.get(user)
         was = old is not None and NS.MIX_NODE_MESSAGES in old.nodes
         now = participant is not None and NS.MIX_NODE_MESSAGES in participant.nodes
         local = self.local if self.local is not None and self.local.is_local(user) else None
-        if local is not None and now and not was:
+        if local is not None and now and not was and not followed:
             await guarded(local.follow(state, user))
         if participant is not None:
             state.put(participant)
