@@ -21,7 +21,8 @@ from mixd.core.server import Server, Stores
 from mixd.core.sessions import SessionManager
 from mixd.errors import StreamErrorCondition
 from mixd.logfmt import log_event, use_json
-from mixd.net.c2s import C2SConnection, ConnectionPolicy
+from mixd.net.c2s import C2SConnection
+from mixd.net.policy import ConnectionPolicy
 from mixd.net.session import ClientSession
 from mixd.net.tls import certificate_fingerprint, ensure_certificate, server_ssl_context
 from mixd.services.catalog import DEFAULT_MODULES

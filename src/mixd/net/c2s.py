@@ -13,55 +13,28 @@ import logging
 import ssl
 from collections import deque
 from collections.abc import Coroutine
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, cast
 
 from mixd.codec.stanza import Stanza
-from mixd.core.admission import Admission
-from mixd.core.auth_limits import FailureLimiter
 from mixd.core.events import SessionBound
 from mixd.core.server import Server
-from mixd.credentials import verify_password
 from mixd.errors import StanzaError, StanzaErrorCondition, StreamErrorCondition
 from mixd.jid import JID
 from mixd.logfmt import log_event
+from mixd.net.c2s_auth import Authentication
 from mixd.net.c2s_extras import StreamExtras
 from mixd.net.c2s_limits import ConnectionLimits
 from mixd.net.flow import Hold
+from mixd.net.policy import ConnectionPolicy
 from mixd.net.session import ClientSession
-from mixd.storage.errors import StorageError
 from mixd.stream import c2s, sm
-from mixd.stream.sasl import SaslCondition
 from mixd.xml.element import Element
 
 log = logging.getLogger("mixd.c2s")
 
 # Pause reading when this many stanzas wait for the session task.
 INBOX_HIGH, INBOX_LOW = 256, 32
-
-
-@dataclass(frozen=True, slots=True)
-class ConnectionPolicy:
-    settings: c2s.C2SSettings
-    ssl_context: ssl.SSLContext
-    limiter: FailureLimiter
-    preauth_timeout: float
-    idle_timeout: float
-    max_output_buffer: int
-    resume_timeout: float = 300.0
-    # Inbound shaping per connection (bytes read, stanzas handled).
-    byte_rate: float = 1048576.0
-    byte_burst: float = 4194304.0
-    stanza_rate: float = 1000.0
-    stanza_burst: float = 2000.0
-    # Connection counts per address and before authentication (0 = no limit).
-    admission: Admission = field(default_factory=lambda: Admission(0, 0))
-    # In-band registration: counts accounts created per address (None = off).
-    registrations: FailureLimiter | None = None
-    # Every open connection of this listener group (for graceful shutdown).
-    connections: set[C2SConnection] = field(default_factory=set)
-    # XEP-0198 sessions that can be resumed, by stream id.
-    resumable: dict[str, ClientSession] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,7 +65,7 @@ class _Answered:
 _InboxItem = Stanza | _Rejected | _AckRequest | _SmEnable | _Shutdown | _Answered
 
 
-class C2SConnection(StreamExtras, ConnectionLimits, asyncio.Protocol):
+class C2SConnection(Authentication, StreamExtras, ConnectionLimits, asyncio.Protocol):
     _next_id = 0
 
     def __init__(self, server: Server, policy: ConnectionPolicy, *, direct_tls: bool) -> None:
@@ -346,57 +319,6 @@ class C2SConnection(StreamExtras, ConnectionLimits, asyncio.Protocol):
         version = ssl_object.version() if ssl_object else None
         log_event(log, "tls", conn=self.conn_id, version=version)
         self._handle(self.machine.tls_established())
-
-    async def _lookup(self, event: c2s.AccountLookup) -> None:
-        if self.policy.limiter.locked(self._ip()):
-            log_event(log, "auth_locked", logging.WARNING, conn=self.conn_id, peer=self.peer)
-            self._handle(
-                self.machine.refuse_auth(
-                    SaslCondition.TEMPORARY_AUTH_FAILURE, "too many failed logins, try later"
-                )
-            )
-            return
-        try:
-            account = await self.server.stores.accounts.get(event.host, event.username)
-        except StorageError:
-            log.exception("account lookup failed")
-            self._handle(
-                self.machine.refuse_auth(SaslCondition.TEMPORARY_AUTH_FAILURE, "try again later")
-            )
-            return
-        self._handle(self.machine.account_found(account))
-
-    async def _check_password(self, event: c2s.PasswordCheck) -> None:
-        # PBKDF2 is CPU work: keep it off the event loop.
-        ok = await self.loop.run_in_executor(
-            None, verify_password, event.credential, event.password
-        )
-        self._handle(self.machine.password_checked(ok))
-
-    def _auth_failed(self, event: c2s.AuthFailed) -> None:
-        if event.condition in (SaslCondition.NOT_AUTHORIZED, SaslCondition.INVALID_AUTHZID):
-            self.policy.limiter.failure(self._ip())
-        log_event(
-            log,
-            "auth_failed",
-            logging.WARNING,
-            conn=self.conn_id,
-            peer=self.peer,
-            user=event.username,
-            host=event.host,
-            mechanism=event.mechanism,
-            reason=event.condition,
-        )
-
-    def _bind(self, event: c2s.BindRequested) -> None:
-        session = ClientSession(self.server, event.jid, self)
-        try:
-            self.server.sessions.bind(session, event.jid, event.resource)
-        except StanzaError as exc:
-            self._handle(self.machine.bind_failed(event.iq_id, exc))
-            return
-        self.session = session
-        self._handle(self.machine.bound(event.iq_id, session.jid))
 
     def _bound(self, jid: JID) -> None:
         log_event(log, "bind", conn=self.conn_id, jid=jid)

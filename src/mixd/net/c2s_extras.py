@@ -19,7 +19,8 @@ from mixd.storage.errors import AccountExists, StorageError
 from mixd.stream import c2s, sm
 
 if TYPE_CHECKING:
-    from mixd.net.c2s import C2SConnection, ConnectionPolicy
+    from mixd.net.c2s import C2SConnection
+    from mixd.net.policy import ConnectionPolicy
 
 log = logging.getLogger("mixd.c2s")
 

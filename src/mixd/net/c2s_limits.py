@@ -17,7 +17,7 @@ from mixd.logfmt import log_event
 from mixd.net.flow import Hold, ReadControl
 
 if TYPE_CHECKING:
-    from mixd.net.c2s import ConnectionPolicy
+    from mixd.net.policy import ConnectionPolicy
 
 log = logging.getLogger("mixd.c2s")
 
