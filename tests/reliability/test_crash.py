@@ -27,8 +27,6 @@ import asyncio
 import os
 import random
 import time
-from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 
@@ -46,15 +44,6 @@ from tests.reliability.traffic import (
 
 KILLS = int(os.environ.get("MIXD_CRASH_KILLS", "20"))
 KILL_DELAY = (0.05, 0.6)  # seconds after the server reported it started
-
-
-@pytest.fixture
-async def mixd(tmp_path: Path) -> AsyncIterator[MixdProcess]:
-    server = MixdProcess(tmp_path)
-    try:
-        yield server
-    finally:
-        await server.kill()
 
 
 @pytest.mark.timeout(240)

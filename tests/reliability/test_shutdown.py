@@ -10,8 +10,6 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 
@@ -28,15 +26,6 @@ from tests.reliability.traffic import (
 )
 
 STOPS = 3
-
-
-@pytest.fixture
-async def mixd(tmp_path: Path) -> AsyncIterator[MixdProcess]:
-    server = MixdProcess(tmp_path)
-    try:
-        yield server
-    finally:
-        await server.kill()
 
 
 @pytest.mark.timeout(120)
