@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import xml.etree.ElementTree as ET
+from collections.abc import Callable
 from typing import Any
 
 from slixmpp import ClientXMPP
@@ -92,3 +93,32 @@ class Inbox:
 
         await asyncio.wait_for(wait(), TIMEOUT)
         return self.items
+
+
+class FromService:
+    """Stanzas of one kind (`presence`, `message`, ...) a client received
+    from the MIX service, in order, whatever slixmpp makes of them."""
+
+    def __init__(self, xmpp: ClientXMPP, kind: str) -> None:
+        self.items: list[Any] = []
+        self._changed = asyncio.Event()
+        matcher = MatchXPath(f"{{jabber:client}}{kind}")
+        xmpp.register_handler(Callback(f"from-service-{kind}-{id(self)}", matcher, self._add))
+
+    def _add(self, stanza: Any) -> None:
+        if stanza["from"].domain == SERVICE:
+            self.items.append(stanza)
+            self._changed.set()
+
+    async def until(self, match: Callable[[Any], bool]) -> Any:
+        """The first stanza (received so far or later) that matches."""
+
+        async def wait() -> Any:
+            while True:
+                found = next((s for s in self.items if match(s)), None)
+                if found is not None:
+                    return found
+                self._changed.clear()
+                await self._changed.wait()
+
+        return await asyncio.wait_for(wait(), TIMEOUT)

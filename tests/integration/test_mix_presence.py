@@ -6,7 +6,6 @@ between participants. Presence values are those of the XEP-0403 examples."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 from typing import Any
 
@@ -17,8 +16,8 @@ from slixmpp.xmlstream.handler import Callback
 from slixmpp.xmlstream.matcher import MatchXPath
 
 from mixd.services.mix.presence_state import PresencePolicy
-from tests.helpers import TIMEOUT, ServerHandle
-from tests.mix_client import MIX, NODES, SERVICE, Inbox, child, create, iq
+from tests.helpers import ServerHandle
+from tests.mix_client import MIX, NODES, SERVICE, FromService, Inbox, child, create, iq
 from tests.pam_client import (
     PAM_PLUGINS,
     channel_state,
@@ -38,39 +37,11 @@ CHANNEL = f"coven@{SERVICE}"
 WITH_PRESENCE = (*NODES, PRESENCE_NODE)
 
 
-class Presences:
-    """Presence stanzas one client received from the MIX service, in order."""
-
-    def __init__(self, xmpp: ClientXMPP) -> None:
-        self.items: list[Any] = []
-        self._changed = asyncio.Event()
-        matcher = MatchXPath("{jabber:client}presence")
-        xmpp.register_handler(Callback(f"mix-presence-{id(self)}", matcher, self._add))
-
-    def _add(self, stanza: Any) -> None:
-        if stanza["from"].domain == SERVICE:
-            self.items.append(stanza)
-            self._changed.set()
-
-    async def until(self, match: Callable[[Any], bool]) -> Any:
-        """The first presence (received so far or later) that matches."""
-
-        async def wait() -> Any:
-            while True:
-                found = next((p for p in self.items if match(p)), None)
-                if found is not None:
-                    return found
-                self._changed.clear()
-                await self._changed.wait()
-
-        return await asyncio.wait_for(wait(), TIMEOUT)
-
-
-async def online(server: ServerHandle, jid: str, password: str) -> tuple[ClientXMPP, Presences]:
+async def online(server: ServerHandle, jid: str, password: str) -> tuple[ClientXMPP, FromService]:
     """A MIX client (as `pam_client`) that records channel presence from
     before its initial presence on."""
     xmpp = await server.client(jid, password, plugins=PAM_PLUGINS, presence=False)
-    seen = Presences(xmpp)
+    seen = FromService(xmpp, "presence")
     xmpp.plugin["xep_0030"].add_feature(MIX)
     await xmpp.plugin["xep_0115"].update_caps()
     xmpp.send_presence()

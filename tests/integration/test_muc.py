@@ -6,7 +6,6 @@ leaving."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -14,12 +13,10 @@ from typing import Any
 import pytest
 from slixmpp import ClientXMPP
 from slixmpp.exceptions import IqError, PresenceError
-from slixmpp.xmlstream.handler import Callback
-from slixmpp.xmlstream.matcher import MatchXPath
 
 from tests.helpers import TIMEOUT, ServerHandle
 from tests.mam_client import MAM_PLUGINS, mam_query
-from tests.mix_client import MIX, NODES, SERVICE, Inbox, child, create, iq, join
+from tests.mix_client import MIX, NODES, SERVICE, FromService, Inbox, child, create, iq, join
 from tests.pam_client import PAM_PLUGINS, channel_state, client_join_xml, log_out
 from tests.roster_client import sync
 
@@ -34,37 +31,13 @@ PRESENCE_NODE = "urn:xmpp:mix:nodes:presence"
 MUC_PLUGINS = (*MAM_PLUGINS, "xep_0045", "xep_0082", "xep_0115", "xep_0203", "xep_0359")
 
 
-class Stanzas:
-    """Stanzas of one kind a client received from the MIX service, in order."""
-
-    def __init__(self, xmpp: ClientXMPP, kind: str) -> None:
-        self.items: list[Any] = []
-        self._changed = asyncio.Event()
-        matcher = MatchXPath(f"{{jabber:client}}{kind}")
-        xmpp.register_handler(Callback(f"muc-test-{kind}-{id(self)}", matcher, self._add))
-
-    def _add(self, stanza: Any) -> None:
-        if stanza["from"].domain == SERVICE:
-            self.items.append(stanza)
-            self._changed.set()
-
-    async def until(self, match: Callable[[Any], bool]) -> Any:
-        async def wait() -> Any:
-            while True:
-                found = next((s for s in self.items if match(s)), None)
-                if found is not None:
-                    return found
-                self._changed.clear()
-                await self._changed.wait()
-
-        return await asyncio.wait_for(wait(), TIMEOUT)
-
-
-async def muc_client(server: ServerHandle, name: str) -> tuple[ClientXMPP, Stanzas, Stanzas]:
+async def muc_client(
+    server: ServerHandle, name: str
+) -> tuple[ClientXMPP, FromService, FromService]:
     """A MUC client (no MIX in its caps) recording what the service sends."""
     await server.add_user(f"{name}@localhost", f"pw-{name}")
     xmpp = await server.client(f"{name}@localhost/muc", f"pw-{name}", plugins=MUC_PLUGINS)
-    presences, messages = Stanzas(xmpp, "presence"), Stanzas(xmpp, "message")
+    presences, messages = FromService(xmpp, "presence"), FromService(xmpp, "message")
     await sync(xmpp)
     return xmpp, presences, messages
 
@@ -94,13 +67,13 @@ def body(text: str) -> Callable[[Any], bool]:
 
 
 @pytest.fixture
-async def hag(server: ServerHandle) -> tuple[ClientXMPP, Stanzas]:
+async def hag(server: ServerHandle) -> tuple[ClientXMPP, FromService]:
     """The channel's owner, a MIX participant sharing presence."""
     await server.add_user("hag66@localhost", "pw-hag66")
     xmpp = await server.client(
         "hag66@localhost/mix", "pw-hag66", plugins=PAM_PLUGINS, presence=False
     )
-    presences = Stanzas(xmpp, "presence")
+    presences = FromService(xmpp, "presence")
     xmpp.plugin["xep_0030"].add_feature(MIX)
     await xmpp.plugin["xep_0115"].update_caps()
     xmpp.send_presence()
@@ -112,7 +85,7 @@ async def hag(server: ServerHandle) -> tuple[ClientXMPP, Stanzas]:
 
 
 async def test_disco_answers_as_muc_and_as_mix(
-    server: ServerHandle, hag: tuple[ClientXMPP, Stanzas]
+    server: ServerHandle, hag: tuple[ClientXMPP, FromService]
 ) -> None:
     hecate, _, _ = await muc_client(server, "hecate")
     disco = hecate.plugin["xep_0030"]
@@ -139,7 +112,7 @@ async def test_disco_answers_as_muc_and_as_mix(
 
 
 async def test_muc_join_sees_mix_occupants_and_is_seen(
-    server: ServerHandle, hag: tuple[ClientXMPP, Stanzas]
+    server: ServerHandle, hag: tuple[ClientXMPP, FromService]
 ) -> None:
     hag_client, hag_seen = hag
     hecate, presences, messages = await muc_client(server, "hecate")
@@ -197,7 +170,9 @@ async def test_muc_join_sees_mix_occupants_and_is_seen(
     del grey_presences, messages
 
 
-async def test_messages_both_ways(server: ServerHandle, hag: tuple[ClientXMPP, Stanzas]) -> None:
+async def test_messages_both_ways(
+    server: ServerHandle, hag: tuple[ClientXMPP, FromService]
+) -> None:
     hag_client, _ = hag
     hag_inbox = Inbox(hag_client, kind="groupchat")
     hecate, _, messages = await muc_client(server, "hecate")
@@ -240,7 +215,7 @@ def _element(tag: str, **attrs: str) -> Any:
     return ET.Element(tag, attrs)
 
 
-async def test_history_on_enter(server: ServerHandle, hag: tuple[ClientXMPP, Stanzas]) -> None:
+async def test_history_on_enter(server: ServerHandle, hag: tuple[ClientXMPP, FromService]) -> None:
     hag_client, _ = hag
     inbox = Inbox(hag_client, kind="groupchat")
     for n in range(5):
@@ -278,7 +253,9 @@ async def test_history_on_enter(server: ServerHandle, hag: tuple[ClientXMPP, Sta
     assert history == []
 
 
-async def test_mam_from_the_muc_side(server: ServerHandle, hag: tuple[ClientXMPP, Stanzas]) -> None:
+async def test_mam_from_the_muc_side(
+    server: ServerHandle, hag: tuple[ClientXMPP, FromService]
+) -> None:
     hag_client, _ = hag
     inbox = Inbox(hag_client, kind="groupchat")
     hecate, _, _ = await muc_client(server, "hecate")
@@ -302,7 +279,7 @@ async def test_mam_from_the_muc_side(server: ServerHandle, hag: tuple[ClientXMPP
 
 
 async def test_nick_conflicts_across_sides(
-    server: ServerHandle, hag: tuple[ClientXMPP, Stanzas]
+    server: ServerHandle, hag: tuple[ClientXMPP, FromService]
 ) -> None:
     hecate, _, _ = await muc_client(server, "hecate")
     muc = hecate.plugin["xep_0045"]
@@ -319,7 +296,7 @@ async def test_nick_conflicts_across_sides(
 
 
 async def test_mix_participant_enters_under_its_nick(
-    server: ServerHandle, hag: tuple[ClientXMPP, Stanzas]
+    server: ServerHandle, hag: tuple[ClientXMPP, FromService]
 ) -> None:
     """One nick per user: a participant entering with another gets its own (210)."""
     muc_side = await server.client("hag66@localhost/muc", "pw-hag66", plugins=MUC_PLUGINS)
@@ -337,7 +314,7 @@ async def test_mix_participant_enters_under_its_nick(
 
 
 async def test_leaving_ends_the_occupancy_and_participation(
-    server: ServerHandle, hag: tuple[ClientXMPP, Stanzas]
+    server: ServerHandle, hag: tuple[ClientXMPP, FromService]
 ) -> None:
     _, hag_seen = hag
     hecate, presences, _ = await muc_client(server, "hecate")
@@ -358,15 +335,15 @@ async def test_leaving_ends_the_occupancy_and_participation(
     del second_presences
 
 
-async def _second_resource(server: ServerHandle) -> tuple[ClientXMPP, Stanzas, Stanzas]:
+async def _second_resource(server: ServerHandle) -> tuple[ClientXMPP, FromService, FromService]:
     xmpp = await server.client("hecate@localhost/other", "pw-hecate", plugins=MUC_PLUGINS)
-    presences, messages = Stanzas(xmpp, "presence"), Stanzas(xmpp, "message")
+    presences, messages = FromService(xmpp, "presence"), FromService(xmpp, "message")
     await sync(xmpp)
     return xmpp, presences, messages
 
 
 async def test_self_ping_and_nick_change(
-    server: ServerHandle, hag: tuple[ClientXMPP, Stanzas]
+    server: ServerHandle, hag: tuple[ClientXMPP, FromService]
 ) -> None:
     hecate, presences, _ = await muc_client(server, "hecate")
     ping = hecate.plugin["xep_0199"]
@@ -385,7 +362,7 @@ async def test_self_ping_and_nick_change(
 
 
 async def test_private_messages_between_occupants(
-    server: ServerHandle, hag: tuple[ClientXMPP, Stanzas]
+    server: ServerHandle, hag: tuple[ClientXMPP, FromService]
 ) -> None:
     hecate, _, hecate_messages = await muc_client(server, "hecate")
     grey, _, grey_messages = await muc_client(server, "greymalkin")
@@ -416,7 +393,7 @@ async def test_private_messages_between_occupants(
 
 
 async def test_mix_side_changes_reach_muc_clients(
-    server: ServerHandle, hag: tuple[ClientXMPP, Stanzas]
+    server: ServerHandle, hag: tuple[ClientXMPP, FromService]
 ) -> None:
     """A MIX nick change is a MUC nick change; leaving through MIX ends the
     user's MUC occupancies too."""
@@ -424,7 +401,7 @@ async def test_mix_side_changes_reach_muc_clients(
     hecate, presences, _ = await muc_client(server, "hecate")
     await hecate.plugin["xep_0045"].join_muc_wait(CHANNEL, "hecate", maxstanzas=0, timeout=TIMEOUT)
     hag_muc = await server.client("hag66@localhost/muc", "pw-hag66", plugins=MUC_PLUGINS)
-    hag_muc_presences = Stanzas(hag_muc, "presence")
+    hag_muc_presences = FromService(hag_muc, "presence")
     await hag_muc.plugin["xep_0045"].join_muc_wait(
         CHANNEL, "third witch", maxstanzas=0, timeout=TIMEOUT
     )
@@ -450,7 +427,7 @@ async def test_mix_side_changes_reach_muc_clients(
 
 
 async def test_iqs_to_occupants_are_relayed(
-    server: ServerHandle, hag: tuple[ClientXMPP, Stanzas]
+    server: ServerHandle, hag: tuple[ClientXMPP, FromService]
 ) -> None:
     hecate, _, _ = await muc_client(server, "hecate")
     grey, _, _ = await muc_client(server, "greymalkin")
@@ -469,7 +446,7 @@ async def test_iqs_to_occupants_are_relayed(
 
 
 async def test_destroying_the_channel_tells_muc_clients(
-    server: ServerHandle, hag: tuple[ClientXMPP, Stanzas]
+    server: ServerHandle, hag: tuple[ClientXMPP, FromService]
 ) -> None:
     hag_client, _ = hag
     hecate, presences, _ = await muc_client(server, "hecate")
@@ -482,7 +459,7 @@ async def test_destroying_the_channel_tells_muc_clients(
 
 
 async def test_mix_admin_applies_to_muc_clients(
-    server: ServerHandle, hag: tuple[ClientXMPP, Stanzas]
+    server: ServerHandle, hag: tuple[ClientXMPP, FromService]
 ) -> None:
     """A banned user cannot enter as a MUC occupant; an occupant who is
     banned is put out and gets no more messages; an expired channel tells
