@@ -2,8 +2,7 @@
 
 An archive is its own entries plus, through `archive_feeds`, the spans of
 followed archives' entries (by seq, which the identity sequence never
-reuses): every query reads the `_VISIBLE` union, answered from the
-(owner, ts, seq) and (owner, seq) indexes.
+reuses); queries are in `archive_query.py`.
 
 Concurrent transactions take sequence values in one order and commit in
 another, so a span's bound would not split a feed's entries into "committed
@@ -22,25 +21,20 @@ is a fixed set of conditions with their `$n` placeholders, so filter input
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
-
-import asyncpg
 
 from mixd.storage.contracts.archive import (
-    ArchiveItem,
-    ArchiveItemNotFound,
     ArchiveMessageNotFound,
     ArchivePage,
     ArchiveQuery,
     Bounds,
     DefaultMode,
-    Direction,
     MessageRecord,
     NewEntry,
     Prefs,
     Stored,
     new_id,
 )
+from mixd.storage.postgres.archive_query import ASC, DESC, ITEM_COLUMNS, item, query_page
 from mixd.storage.postgres.database import Connection, PostgresDatabase
 
 _INSERT_MESSAGE = """
@@ -52,25 +46,6 @@ _INSERT_ENTRY = """
     VALUES ($1, $2, $3, $4, $5, $6, $7)
 """
 # One archive ($1: the owner): its own entries and those it follows.
-_VISIBLE = """(
-    SELECT id, ts, seq, with_jid, with_resource, direction, message
-    FROM archive_entries WHERE owner = $1
-    UNION ALL
-    SELECT x.id, x.ts, x.seq, f.feed, x.with_resource, 'in', x.message
-    FROM archive_feeds f JOIN archive_entries x
-        ON x.owner = f.feed AND x.seq >= f.from_seq
-        AND (f.to_seq IS NULL OR x.seq < f.to_seq)
-    WHERE f.owner = $1
-) e"""
-_ITEM_COLUMNS = f"""
-    SELECT e.id, e.ts, e.seq, e.with_jid, e.with_resource, e.direction,
-        m.id AS message_id, m.xml
-    FROM {_VISIBLE} JOIN messages m ON m.seq = e.message
-"""
-_ASC = " ORDER BY e.ts, e.seq"
-_DESC = " ORDER BY e.ts DESC, e.seq DESC"
-
-# A seq no entry will ever have, above every entry committed so far.
 _NEXT_SEQ = "SELECT nextval(pg_get_serial_sequence('archive_entries', 'seq'))"
 _LOCK_ARCHIVES_SHARED = """
     SELECT pg_advisory_xact_lock_shared(hashtextextended('archive:' || owner, 0))
@@ -137,16 +112,16 @@ class PostgresArchiveStore:
 
     async def query(self, query: ArchiveQuery) -> ArchivePage:
         async def job(conn: Connection) -> ArchivePage:
-            return await _query(conn, query)
+            return await query_page(conn, query)
 
         return await self._db.run(job, read_only=True)
 
     async def bounds(self, owner: str) -> Bounds:
         async def job(conn: Connection) -> Bounds:
             ends = []
-            for order in (_ASC, _DESC):
-                row = await conn.fetchrow(_ITEM_COLUMNS + order + " LIMIT 1", owner)
-                ends.append(None if row is None else _item(row))
+            for order in (ASC, DESC):
+                row = await conn.fetchrow(ITEM_COLUMNS + order + " LIMIT 1", owner)
+                ends.append(None if row is None else item(row))
             return Bounds(ends[0], ends[1])
 
         return await self._db.run(job, read_only=True)
@@ -319,96 +294,4 @@ async def _insert_entries(
             )
             for entry_id, e in zip(ids, entries, strict=True)
         ],
-    )
-
-
-class _Params:
-    """Values bound to a statement under construction, each as `$n`."""
-
-    def __init__(self, *values: Any) -> None:
-        self.values = list(values)
-
-    def add(self, value: Any) -> str:
-        self.values.append(value)
-        return f"${len(self.values)}"
-
-
-async def _count(conn: Connection, condition: str, params: _Params) -> int:
-    return int(await conn.fetchval("SELECT COUNT(*) FROM " + _VISIBLE + condition, *params.values))
-
-
-async def _position(conn: Connection, owner: str, item_id: str) -> tuple[int, int]:
-    row = await conn.fetchrow(
-        "SELECT e.ts, e.seq FROM " + _VISIBLE + " WHERE e.id = $2", owner, item_id
-    )
-    if row is None:
-        raise ArchiveItemNotFound(item_id)
-    return int(row["ts"]), int(row["seq"])
-
-
-async def _query(conn: Connection, q: ArchiveQuery) -> ArchivePage:
-    # The full result set: these conditions, ANDed ($1 is the owner).
-    params = _Params(q.owner)
-    where = ["true"]
-    for column, value in (
-        ("e.with_jid", q.with_jid),
-        ("e.with_resource", q.with_resource),
-    ):
-        if value is not None:
-            where.append(f"{column} = {params.add(value)}")
-    for condition, bound in (("e.ts >=", q.start), ("e.ts <=", q.end)):
-        if bound is not None:
-            where.append(f"{condition} {params.add(bound)}")
-    for operator, item_id in ((">", q.after_id), ("<", q.before_id)):
-        if item_id is not None:
-            ts, seq = await _position(conn, q.owner, item_id)
-            where.append(f"(e.ts, e.seq) {operator} ({params.add(ts)}, {params.add(seq)})")
-    if q.ids:
-        for item_id in q.ids:
-            await _position(conn, q.owner, item_id)
-        where.append(f"e.id = ANY({params.add(list(q.ids))}::text[])")
-    full = " WHERE " + " AND ".join(where)
-    count = await _count(conn, full, params)
-
-    # The page within it: after a cursor, from an index, or before a cursor / the end.
-    page = _Params(*params.values)
-    condition, cursor = full, None
-    if q.from_end and q.before:
-        cursor = await _position(conn, q.owner, q.before)
-        condition += f" AND (e.ts, e.seq) < ({page.add(cursor[0])}, {page.add(cursor[1])})"
-    elif not q.from_end and q.after is not None:
-        cursor = await _position(conn, q.owner, q.after)
-        condition += f" AND (e.ts, e.seq) > ({page.add(cursor[0])}, {page.add(cursor[1])})"
-    offset = 0 if q.from_end or cursor is not None else (q.index or 0)
-    order = _DESC if q.from_end else _ASC
-    sql = (
-        _ITEM_COLUMNS
-        + condition
-        + order
-        + f" LIMIT {page.add(q.limit + 1)} OFFSET {page.add(offset)}"
-    )
-    rows = list(await conn.fetch(sql, *page.values))
-    complete = len(rows) <= q.limit
-    rows = rows[: q.limit]
-    if q.from_end:
-        rows.reverse()
-    first_index: int | None = None
-    if rows and cursor is None:
-        first_index = count - len(rows) if q.from_end else offset
-    elif rows:
-        before = _Params(*params.values)
-        first = f"({before.add(rows[0]['ts'])}, {before.add(rows[0]['seq'])})"
-        first_index = await _count(conn, full + f" AND (e.ts, e.seq) < {first}", before)
-    return ArchivePage(tuple(_item(row) for row in rows), count, first_index, complete)
-
-
-def _item(row: asyncpg.Record) -> ArchiveItem:
-    return ArchiveItem(
-        str(row["id"]),
-        str(row["message_id"]),
-        int(row["ts"]),
-        str(row["with_jid"]),
-        row["with_resource"],
-        Direction(row["direction"]),
-        str(row["xml"]),
     )
