@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import hashlib
 import ssl
 import xml.etree.ElementTree as ET
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import scramp
@@ -180,6 +182,48 @@ async def test_scram_channel_binding_is_refused_when_not_offered(
     wire = await Wire.open(server.tls_port, tls=client_tls(server))
     assert not [m for m in mechanisms(await wire.start_stream()) if m.endswith("-PLUS")]
     assert sasl_condition(await scram_first(wire, client_first)) == "malformed-request"
+    await assert_no_session(server, wire)
+
+
+async def test_scram_downgrade_protection_hash_matches_the_features(server: ServerHandle) -> None:
+    """XEP-0474: the server-first message's "h" is the hash of the mechanism
+    list this stream advertised, so a client can tell a list stripped by a
+    man in the middle (here: the client's view without PLAIN) from the real
+    one, and the login still succeeds."""
+    await user(server, "alice")
+    for mechanism, digest in (("SCRAM-SHA-256", hashlib.sha256), ("SCRAM-SHA-1", hashlib.sha1)):
+        wire = await Wire.open(server.tls_port, tls=client_tls(server))
+        advertised = mechanisms(await wire.start_stream())
+        assert "PLAIN" in advertised
+
+        def ssdp(names: list[str], digest: Any = digest) -> str:
+            joined = "\x1e".join(sorted(names)).encode()
+            return base64.b64encode(digest(joined).digest()).decode()
+
+        client = scramp.ScramClient([mechanism], "alice", "pw-alice")
+        await wire.send(
+            f"<auth xmlns='{SASL}' mechanism='{mechanism}'>{b64(client.get_client_first())}</auth>"
+        )
+        first = decoded(await wire.next())
+        fields = dict(item.split("=", 1) for item in first.split(","))
+        assert fields["h"] == ssdp(advertised)
+        assert fields["h"] != ssdp([m for m in advertised if m != "PLAIN"])
+        client.set_server_first(first)
+        reply = await scram_final(wire, client.get_client_final())
+        assert reply.tag == f"{{{SASL}}}success", ET.tostring(reply)
+        await bind(wire, await wire.start_stream())
+        await wire.logout()
+
+
+async def test_scram_server_first_without_its_hash_fails(server: ServerHandle) -> None:
+    """The hash is inside the signed AuthMessage: a man in the middle who
+    strips it from the server-first message breaks the client's proof."""
+    await user(server, "alice")
+    wire = await tls_stream(server)
+    client = scramp.ScramClient(["SCRAM-SHA-256"], "alice", "pw-alice")
+    first = decoded(await scram_first(wire, client.get_client_first()))
+    client.set_server_first(first.rsplit(",h=", 1)[0])
+    assert sasl_condition(await scram_final(wire, client.get_client_final())) == "not-authorized"
     await assert_no_session(server, wire)
 
 

@@ -556,7 +556,7 @@ def test_scram_unknown_user_still_gets_a_challenge() -> None:
     assert client.answer(client.stream.account_found(None)) == []
     server_first = unb64(client.read_one(q(NS.SASL, "challenge")))
     fields = dict(part.split("=", 1) for part in server_first.split(","))
-    assert set(fields) == {"r", "s", "i"} and fields["i"] == "4096"
+    assert set(fields) == {"r", "s", "i", "h"} and fields["i"] == "4096"
     assert len(base64.b64decode(fields["s"])) == 16
     scram.set_server_first(server_first)
     final = scram.get_client_final()

@@ -49,7 +49,7 @@ def test_scram_proof_is_compared_in_constant_time(
 ) -> None:
     for credential in make_credentials(PASSWORD, 4096):
         client = ScramClient([credential.mechanism], "alice", password)
-        server = ScramExchange(credential.mechanism, client.get_client_first(), credential)
+        server = ScramExchange(credential.mechanism, client.get_client_first(), credential, ())
         client.set_server_first(server.server_first())
         compared.clear()
         if password == PASSWORD:

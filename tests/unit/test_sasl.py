@@ -12,6 +12,7 @@ from mixd.stream.sasl import (
     SaslIdentity,
     ScramExchange,
     decoy_credential,
+    downgrade_protection_hash,
     parse_plain,
     parse_scram_client_first,
 )
@@ -158,13 +159,15 @@ def test_decoy_looks_like_a_real_credential() -> None:
 
 # -- the SCRAM exchange ---------------------------------------------------------------
 
+ADVERTISED = ("SCRAM-SHA-256", "SCRAM-SHA-1", "PLAIN")
+
 
 def exchange(
     mechanism: str, password: str, credential_password: str = PASSWORD
 ) -> tuple[ScramClient, ScramExchange]:
     cred = next(c for c in make_credentials(credential_password, 4096) if c.mechanism == mechanism)
     client = ScramClient([mechanism], "alice", password)
-    server = ScramExchange(mechanism, client.get_client_first(), cred)
+    server = ScramExchange(mechanism, client.get_client_first(), cred, ADVERTISED)
     client.set_server_first(server.server_first())
     return client, server
 
@@ -187,7 +190,7 @@ def test_scram_wrong_password(mechanism: str) -> None:
 def test_scram_decoy_never_succeeds() -> None:
     client = ScramClient(["SCRAM-SHA-256"], "nobody", PASSWORD)
     decoy = decoy_credential("SCRAM-SHA-256", SECRET, "nobody")
-    server = ScramExchange("SCRAM-SHA-256", client.get_client_first(), decoy)
+    server = ScramExchange("SCRAM-SHA-256", client.get_client_first(), decoy, ADVERTISED)
     client.set_server_first(server.server_first())
     with pytest.raises(SaslFailure) as info:
         server.server_final(client.get_client_final())
@@ -200,7 +203,9 @@ def test_scram_replayed_client_final() -> None:
     server.server_final(final)
     # The same client-final against a new exchange (new server nonce) fails...
     cred = make_credentials(PASSWORD, 4096)[0]
-    replay = ScramExchange("SCRAM-SHA-256", "n,,n=alice,r=" + final.split("r=")[1][:24], cred)
+    replay = ScramExchange(
+        "SCRAM-SHA-256", "n,,n=alice,r=" + final.split("r=")[1][:24], cred, ADVERTISED
+    )
     replay.server_first()
     with pytest.raises(SaslFailure) as info:
         replay.server_final(final)
@@ -233,7 +238,7 @@ def test_scram_garbage_client_final(final: str) -> None:
 
 def test_scram_channel_binding_flag_y_is_fine_without_plus() -> None:
     cred = make_credentials(PASSWORD, 4096)[0]
-    server = ScramExchange("SCRAM-SHA-256", "y,,n=alice,r=abcdefgh", cred)
+    server = ScramExchange("SCRAM-SHA-256", "y,,n=alice,r=abcdefgh", cred, ADVERTISED)
     assert server.server_first().startswith("r=abcdefgh")
 
 
@@ -244,5 +249,41 @@ def test_scram_channel_binding_flag_y_is_fine_without_plus() -> None:
 def test_scram_bad_client_first(client_first: str) -> None:
     cred = make_credentials(PASSWORD, 4096)[0]
     with pytest.raises(SaslFailure) as info:
-        ScramExchange("SCRAM-SHA-256", client_first, cred).server_first()
+        ScramExchange("SCRAM-SHA-256", client_first, cred, ADVERTISED).server_first()
     assert info.value.condition is SaslCondition.MALFORMED_REQUEST
+
+
+# -- XEP-0474 downgrade protection -------------------------------------------------
+
+
+def test_downgrade_hash_is_over_the_sorted_list() -> None:
+    # Known answers, computed once from the XEP-0474 algorithm by hand:
+    # SHA-256 / SHA-1 of b"PLAIN\x1eSCRAM-SHA-1\x1eSCRAM-SHA-256".
+    assert downgrade_protection_hash("SCRAM-SHA-256", ADVERTISED) == (
+        "J++Diu+JubnE6dLVvZjjI5KHnheOLsUSQWiw/prdbAA="
+    )
+    assert downgrade_protection_hash("SCRAM-SHA-1", ADVERTISED) == "uYJXMaNHTMxSJNZes6xsLrR+vu0="
+    assert downgrade_protection_hash("SCRAM-SHA-1", ("SCRAM-SHA-1",)) != (
+        downgrade_protection_hash("SCRAM-SHA-1", ("SCRAM-SHA-1", "PLAIN"))
+    )
+
+
+@pytest.mark.parametrize("mechanism", ["SCRAM-SHA-256", "SCRAM-SHA-1"])
+def test_server_first_carries_the_hash(mechanism: str) -> None:
+    cred = next(c for c in make_credentials(PASSWORD, 4096) if c.mechanism == mechanism)
+    client = ScramClient([mechanism], "alice", PASSWORD)
+    first = ScramExchange(mechanism, client.get_client_first(), cred, ADVERTISED).server_first()
+    assert first.endswith(",h=" + downgrade_protection_hash(mechanism, ADVERTISED))
+
+
+def test_hash_is_signed_by_both_sides() -> None:
+    """A man in the middle who strips "h" from the server-first message makes
+    the client sign a different AuthMessage: the proof fails."""
+    cred = make_credentials(PASSWORD, 4096)[0]
+    client = ScramClient(["SCRAM-SHA-256"], "alice", PASSWORD)
+    server = ScramExchange("SCRAM-SHA-256", client.get_client_first(), cred, ADVERTISED)
+    stripped = server.server_first().rsplit(",h=", 1)[0]
+    client.set_server_first(stripped)
+    with pytest.raises(SaslFailure) as info:
+        server.server_final(client.get_client_final())
+    assert info.value.condition is SaslCondition.NOT_AUTHORIZED

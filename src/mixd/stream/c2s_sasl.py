@@ -22,6 +22,7 @@ from mixd.stream.c2s_events import (
     PasswordCheck,
     StreamState,
 )
+from mixd.stream.features import offered_mechanisms
 from mixd.xml.element import Element
 from mixd.xml.serializer import serialize
 
@@ -89,7 +90,9 @@ class SaslNegotiation:
                     self.settings.scram_iterations,
                 )
             try:
-                auth.scram = sasl.ScramExchange(auth.mechanism, auth.client_first, cred)
+                auth.scram = sasl.ScramExchange(
+                    auth.mechanism, auth.client_first, cred, self._offered()
+                )
                 self._sasl_element("challenge", auth.scram.server_first())
                 self._state = StreamState.NEGOTIATING
             except sasl.SaslFailure as exc:
@@ -122,7 +125,7 @@ class SaslNegotiation:
             return ()
         if not self.tls_active and self.settings.tls_available and self.settings.starttls_required:
             return ()
-        return tuple(m for m in self.settings.mechanisms if m != sasl.PLAIN or self.tls_active)
+        return offered_mechanisms(self.settings.mechanisms, self.tls_active)
 
     def _on_sasl(self, el: Element) -> None:
         try:

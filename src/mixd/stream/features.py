@@ -24,9 +24,8 @@ def stream_features(settings: C2SSettings, *, tls_active: bool, authenticated: b
         if settings.registration and tls_active:
             features.add(NS.REGISTER_FEATURE, "register")
         mechanisms = features.add(NS.SASL, "mechanisms")
-        for mechanism in settings.mechanisms:
-            if mechanism != "PLAIN" or tls_active:  # never PLAIN in the clear
-                mechanisms.add_text_child(NS.SASL, "mechanism", mechanism)
+        for mechanism in offered_mechanisms(settings.mechanisms, tls_active):
+            mechanisms.add_text_child(NS.SASL, "mechanism", mechanism)
         _limits(features, settings.preauth_limits.max_bytes, settings.idle_seconds)
         return features
     features.add(NS.BIND, "bind")
@@ -43,3 +42,9 @@ def _limits(features: Element, max_bytes: int, idle_seconds: int) -> None:
     limits = features.add(NS.STREAM_LIMITS, "limits")
     limits.add_text_child(NS.STREAM_LIMITS, "max-bytes", str(max_bytes))
     limits.add_text_child(NS.STREAM_LIMITS, "idle-seconds", str(idle_seconds))
+
+
+def offered_mechanisms(configured: tuple[str, ...], tls_active: bool) -> tuple[str, ...]:
+    """The SASL mechanisms a stream advertises: never PLAIN in the clear. The
+    SCRAM downgrade-protection hash (XEP-0474) is computed over this list."""
+    return tuple(m for m in configured if m != "PLAIN" or tls_active)

@@ -8,6 +8,7 @@ up the account is the caller's job.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import re
@@ -104,12 +105,29 @@ def decoy_credential(
     return ScramCredential(mechanism, salt, key, key, iterations)
 
 
+def downgrade_protection_hash(mechanism: str, advertised: tuple[str, ...]) -> str:
+    """XEP-0474 (SSDP): the base64 hash, with the SCRAM mechanism's own hash
+    function, of the advertised mechanisms sorted by octet and joined with
+    0x1E. mixd advertises no XEP-0440 channel-binding list, so the 0x1F part
+    is absent."""
+    digest = hashlib.sha256 if mechanism.startswith("SCRAM-SHA-256") else hashlib.sha1
+    joined = "\x1e".join(sorted(advertised, key=lambda m: m.encode())).encode()
+    return base64.b64encode(digest(joined).digest()).decode()
+
+
 class ScramExchange:
     """One SCRAM authentication: client-first -> server-first ->
     client-final -> server-final."""
 
-    def __init__(self, mechanism: str, client_first: str, credential: ScramCredential) -> None:
+    def __init__(
+        self,
+        mechanism: str,
+        client_first: str,
+        credential: ScramCredential,
+        advertised: tuple[str, ...],
+    ) -> None:
         self._credential = credential
+        self._downgrade_hash = downgrade_protection_hash(mechanism, advertised)
         mech = ScramMechanism(mechanism)
         self._server = mech.make_server(self._auth_info)
         try:
@@ -122,7 +140,12 @@ class ScramExchange:
         return c.salt, c.stored_key, c.server_key, c.iterations
 
     def server_first(self) -> str:
-        return str(self._server.get_server_first())
+        # XEP-0474: the optional "h" attribute carries the hash of what was
+        # advertised. It must be part of the AuthMessage both sides sign, so
+        # scramp's copy of the server-first message is replaced too.
+        message = f"{self._server.get_server_first()},h={self._downgrade_hash}"
+        self._server.server_first = message
+        return message
 
     def server_final(self, client_final: str) -> str:
         """Check the client's proof; raises SaslFailure(not-authorized)."""
