@@ -75,6 +75,7 @@ class MixdProcess:
             "[mam]\nuser_query_rate = 1000.0\nuser_query_burst = 1000\n"
         )
         self.process: asyncio.subprocess.Process | None = None
+        self.env: dict[str, str] = {}  # added to the server's environment
         self.port = 0
         self.starts = 0
         self.log: deque[str] = deque(maxlen=60)  # the last lines, for failure messages
@@ -127,7 +128,7 @@ class MixdProcess:
             stdout=asyncio.subprocess.DEVNULL,
             stderr=asyncio.subprocess.PIPE,
             cwd=self.workdir,
-            env=os.environ.copy(),
+            env={**os.environ, **self.env},
         )
         try:
             self.port = await asyncio.wait_for(self._read_port(), 30)

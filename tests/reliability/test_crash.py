@@ -23,18 +23,14 @@ varies); MIXD_CRASH_KILLS sets the number of kills.
 
 from __future__ import annotations
 
-import asyncio
 import os
-import random
 import time
 
 import pytest
 
-from tests.helpers import TIMEOUT
 from tests.reliability.harness import Ledger, MixdProcess
 from tests.reliability.traffic import (
-    USERS,
-    Lifetime,
+    kill_cycles,
     prepare,
     read_archives,
     resend_everything,
@@ -43,29 +39,16 @@ from tests.reliability.traffic import (
 )
 
 KILLS = int(os.environ.get("MIXD_CRASH_KILLS", "20"))
-KILL_DELAY = (0.05, 0.6)  # seconds after the server reported it started
 
 
 @pytest.mark.timeout(240)
 async def test_acknowledged_messages_survive_kill_9(mixd: MixdProcess) -> None:
     seed = run_seed()
-    rng = random.Random(seed)
     ledger = Ledger()
     started = time.monotonic()
     await prepare(mixd)
     await mixd.kill()  # right after setup, nothing in flight
-
-    for cycle in range(KILLS):
-        life = Lifetime(mixd, ledger, random.Random(f"{seed}/{cycle}"))
-        await mixd.start()
-        clients = [asyncio.create_task(life.client(user)) for user in USERS]
-        await asyncio.sleep(rng.uniform(*KILL_DELAY))  # the fault injection, not a sync
-        life.ending = True
-        await mixd.kill()
-        ledger.server_stopped()
-        results = await asyncio.wait_for(asyncio.gather(*clients, return_exceptions=True), TIMEOUT)
-        failures = [r for r in results if isinstance(r, BaseException)] + await life.settle()
-        assert not failures, f"seed {seed}, kill {cycle + 1}: {failures!r}\n{mixd.tail()}"
+    await kill_cycles(mixd, ledger, seed, KILLS)
 
     await resend_everything(mixd, ledger, seed)
     findings = await read_archives(mixd, ledger)

@@ -9,6 +9,7 @@ import asyncio
 import os
 import random
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from tests.helpers import TIMEOUT
@@ -57,6 +58,34 @@ async def prepare(server: MixdProcess) -> None:
             await create_channel(link, CHANNEL.split("@", 1)[0])
         await client_join(link, bare(user), CHANNEL, user)
         await link.logout()
+
+
+KILL_DELAY = (0.05, 0.6)  # seconds after the server reported it started
+
+
+async def kill_cycles(
+    server: MixdProcess,
+    ledger: Ledger,
+    seed: int,
+    kills: int,
+    after_kill: Callable[[], object] = lambda: None,
+) -> None:
+    """Start the server, let the four clients run, kill -9 it at a random
+    moment (seeded), `after_kill()`; `kills` times. Fails if a client saw
+    something wrong."""
+    rng = random.Random(seed)
+    for cycle in range(kills):
+        life = Lifetime(server, ledger, random.Random(f"{seed}/{cycle}"))
+        await server.start()
+        clients = [asyncio.create_task(life.client(user)) for user in USERS]
+        await asyncio.sleep(rng.uniform(*KILL_DELAY))  # the fault injection, not a sync
+        life.ending = True
+        await server.kill()
+        after_kill()
+        ledger.server_stopped()
+        results = await asyncio.wait_for(asyncio.gather(*clients, return_exceptions=True), TIMEOUT)
+        failures = [r for r in results if isinstance(r, BaseException)] + await life.settle()
+        assert not failures, f"seed {seed}, kill {cycle + 1}: {failures!r}\n{server.tail()}"
 
 
 @dataclass
