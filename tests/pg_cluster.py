@@ -155,8 +155,9 @@ def _give(path: Path, as_user: dict[str, Any]) -> None:
         os.chown(path, as_user["user"], as_user["group"])
 
 
-def start(bindir: Path) -> Cluster:
-    """initdb and start a cluster; RuntimeError (with the server log) if it cannot."""
+def start(bindir: Path, durable: bool = False) -> Cluster:
+    """initdb and start a cluster; RuntimeError (with the server log) if it
+    cannot. Not `durable` (the tests): fsync and full page writes are off."""
     as_user = _run_as()
     # Under /tmp when dropping privileges: $TMPDIR may be closed to that user.
     root = Path(tempfile.mkdtemp(prefix="mixd-pg-", dir="/tmp" if as_user else None))
@@ -188,7 +189,7 @@ def start(bindir: Path) -> Cluster:
             raise RuntimeError(f"initdb failed: {initdb.stderr or initdb.stdout}")
         last_error = ""
         for _ in range(3):  # the free port may be taken before postgres binds it
-            cluster = _launch(bindir, root, password, as_user)
+            cluster = _launch(bindir, root, password, as_user, durable)
             if cluster is not None:
                 return cluster
             last_error = (root / "postgres.log").read_text(errors="replace")
@@ -198,8 +199,11 @@ def start(bindir: Path) -> Cluster:
         raise
 
 
-def _launch(bindir: Path, root: Path, password: str, as_user: dict[str, Any]) -> Cluster | None:
+def _launch(
+    bindir: Path, root: Path, password: str, as_user: dict[str, Any], durable: bool
+) -> Cluster | None:
     port = _free_port()
+    speed = [] if durable else ["-c", "fsync=off", "-c", "full_page_writes=off"]
     with open(root / "postgres.log", "wb") as log:
         process = subprocess.Popen(
             [
@@ -214,10 +218,7 @@ def _launch(bindir: Path, root: Path, password: str, as_user: dict[str, Any]) ->
                 "listen_addresses=127.0.0.1",
                 "-c",
                 "max_connections=200",
-                "-c",
-                "fsync=off",
-                "-c",
-                "full_page_writes=off",
+                *speed,
             ],
             stdout=log,
             stderr=subprocess.STDOUT,

@@ -22,7 +22,7 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from bench.driver.client import BenchClient, Tally, loopback_source
+from bench.driver.client import Tally, bench_client
 from bench.driver.sessions import close_all, log_in, write_json
 from bench.driver.stanzas import mam_query
 from bench.driver.stats import Latency
@@ -61,7 +61,7 @@ class WriteCost:
     messages: int
     messages_per_s: float
     us_per_message: float
-    follower_sees: int  # one follower's archive size afterwards (proves they follow)
+    follower_sees: int | None  # one follower's archive size afterwards (proves they follow)
 
 
 async def write_cost(args: argparse.Namespace) -> None:
@@ -100,9 +100,7 @@ class PageLatency:
 async def mam_pages(args: argparse.Namespace, target: Target) -> None:
     assert target.data_dir is not None, "mam needs the bench's own mixd (no --connect)"
     clients = [
-        BenchClient(
-            a.user, a.password, target.endpoint, Tally(), loopback_source(target.endpoint, i)
-        )
+        bench_client(a, target.endpoints, i, Tally())
         for i, a in enumerate(target.accounts[: args.participants])
     ]
     channel = f"archive@{target.service}"

@@ -10,9 +10,10 @@ import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import asdict
 from pathlib import Path
+from typing import Any
 
 from bench.driver import report
 from bench.driver.accounts import AccountCommandFailed
@@ -100,8 +101,8 @@ class Profiler:
 async def measure(args: argparse.Namespace, target: Target) -> None:
     """Log in, join, step; print each row as it comes; clients closed after."""
     options = fanout_options(args, target.service)
-    fanout = Fanout(options, target.endpoint, target.accounts, target.pid)
-    profiler = Profiler(args, target.pid)
+    fanout = Fanout(options, target.endpoints, target.accounts, target.pids)
+    profiler = Profiler(args, target.pids[0] if target.pids else None)  # the first node
     try:
         setup = await fanout.setup()
         say(report.setup_line(setup))
@@ -134,7 +135,7 @@ async def run(args: argparse.Namespace) -> None:
 
 def run_main(
     p: argparse.ArgumentParser,
-    work: Callable[[argparse.Namespace], Awaitable[None]],
+    work: Callable[[argparse.Namespace], Coroutine[Any, Any, None]],
     argv: list[str] | None = None,
 ) -> int:
     """Parse, run `work` on uvloop, report failures as one line; exit code."""

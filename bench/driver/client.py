@@ -27,6 +27,7 @@ import scramp
 import scramp.core
 
 from bench.driver import stanzas as S
+from bench.driver.accounts import Account
 
 # A real client keeps its salted password between logins (RFC 5802 5.1), so
 # the driver does too: otherwise a login storm measures the driver's PBKDF2.
@@ -361,3 +362,14 @@ def loopback_source(endpoint: Endpoint, index: int) -> str | None:
         return None
     group = index // CLIENTS_PER_ADDRESS
     return f"127.1.{group // 250}.{group % 250 + 1}"
+
+
+def bench_client(
+    account: Account, endpoints: tuple[Endpoint, ...], index: int, tally: Tally
+) -> BenchClient:
+    """The client for the index-th account: the accounts take the endpoints
+    (the nodes of a cluster) in turn, so each node holds an equal share."""
+    endpoint = endpoints[index % len(endpoints)]
+    return BenchClient(
+        account.user, account.password, endpoint, tally, loopback_source(endpoint, index)
+    )

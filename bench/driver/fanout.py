@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from bench.driver.accounts import Account
-from bench.driver.client import BenchClient, Endpoint, Tally, loopback_source
+from bench.driver.client import BenchClient, Endpoint, Tally, bench_client
 from bench.driver.procstat import CpuMeter, rss_bytes
 from bench.driver.stanzas import GroupchatTemplate
 from bench.driver.stats import Latency
@@ -96,20 +96,19 @@ class Fanout:
     def __init__(
         self,
         options: FanoutOptions,
-        endpoint: Endpoint,
+        endpoints: tuple[Endpoint, ...],
         accounts: list[Account],
-        server_pid: int | None,
+        server_pids: tuple[int, ...],
     ) -> None:
         assert len(accounts) >= options.participants
         assert options.participants % options.channels == 0, "N must be a multiple of C"
         self.options = options
-        self.endpoint = endpoint
         self.tally = Tally()
         self.clients = [
-            BenchClient(a.user, a.password, endpoint, self.tally, loopback_source(endpoint, i))
+            bench_client(a, endpoints, i, self.tally)
             for i, a in enumerate(accounts[: options.participants])
         ]
-        self.server_pid = server_pid
+        self.server_pids = server_pids
         prefix = f"bench-{secrets.token_hex(4)}"
         names = [
             prefix if options.channels == 1 else f"{prefix}-{k}" for k in range(options.channels)
@@ -156,8 +155,8 @@ class Fanout:
         result.join_seconds = time.monotonic() - started
         result.join_latency = Latency.of([int(s * 1e9) for s in latencies])
         result.probe_latency_ms = await self.probe()
-        if self.server_pid is not None:
-            result.server_rss_mb = rss_bytes(self.server_pid) / 2**20
+        if self.server_pids:
+            result.server_rss_mb = rss_bytes(*self.server_pids) / 2**20
         return result
 
     async def probe(self) -> float:
@@ -187,7 +186,7 @@ class Fanout:
         ]
         tally = self.tally
         tally.begin(index)
-        server = CpuMeter(self.server_pid) if self.server_pid is not None else None
+        server = CpuMeter(*self.server_pids) if self.server_pids else None
         driver = CpuMeter(os.getpid())
         if server is not None:
             server.start()
@@ -226,9 +225,7 @@ class Fanout:
             latency=Latency.of(tally.latencies_ns),
             server_cpu=server.percent() if server is not None else None,
             driver_cpu=driver.percent(),
-            server_rss_mb=(
-                rss_bytes(self.server_pid) / 2**20 if self.server_pid is not None else None
-            ),
+            server_rss_mb=(rss_bytes(*self.server_pids) / 2**20 if self.server_pids else None),
             stale=tally.stale,
             dropped=tally.dropped,
         )
@@ -267,10 +264,10 @@ class Fanout:
 
 
 def steady_channel(
-    target_endpoint: Endpoint,
+    endpoints: tuple[Endpoint, ...],
     accounts: list[Account],
     service: str,
-    server_pid: int | None,
+    server_pids: tuple[int, ...],
     rate: float,
     seconds: float,
     senders: int = 10,
@@ -285,4 +282,4 @@ def steady_channel(
         drain_seconds=5.0,
         service=service,
     )
-    return Fanout(options, target_endpoint, accounts, server_pid)
+    return Fanout(options, endpoints, accounts, server_pids)

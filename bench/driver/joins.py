@@ -41,7 +41,7 @@ async def join_and_leave(joiners: list[BenchClient], channel: str, until: float)
 async def joins_under_load(args: argparse.Namespace, target: Target) -> None:
     n = args.participants
     fanout = steady_channel(
-        target.endpoint, target.accounts[:n], target.service, target.pid, args.rate,
+        target.endpoints, target.accounts[:n], target.service, target.pids, args.rate,
         args.seconds, args.senders,
     )  # fmt: skip
     joiners = clients_for(target, args.joiners, first=n)

@@ -18,12 +18,16 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
 
 
-def rss_bytes(pid: int) -> int:
-    with open(f"/proc/{pid}/status", "rb") as f:
-        for line in f:
-            if line.startswith(b"VmRSS:"):
-                return int(line.split()[1]) * 1024
-    return 0
+def rss_bytes(*pids: int) -> int:
+    """Resident memory of these processes together (the nodes of a cluster)."""
+    total = 0
+    for pid in pids:
+        with open(f"/proc/{pid}/status", "rb") as f:
+            for line in f:
+                if line.startswith(b"VmRSS:"):
+                    total += int(line.split()[1]) * 1024
+                    break
+    return total
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,14 +37,15 @@ class CpuSample:
 
 
 class CpuMeter:
-    """CPU use of a process between `start()` and `stop()`, as % of one core."""
+    """CPU use of processes (together) between `start()` and `percent()`, as %
+    of one core."""
 
-    def __init__(self, pid: int) -> None:
-        self.pid = pid
+    def __init__(self, *pids: int) -> None:
+        self.pids = pids
         self._start = CpuSample(0.0, 0.0)
 
     def sample(self) -> CpuSample:
-        return CpuSample(time.monotonic(), cpu_seconds(self.pid))
+        return CpuSample(time.monotonic(), sum(cpu_seconds(pid) for pid in self.pids))
 
     def start(self) -> None:
         self._start = self.sample()

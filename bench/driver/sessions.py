@@ -12,7 +12,7 @@ import time
 from dataclasses import asdict, dataclass
 
 from bench.driver import report
-from bench.driver.client import BenchClient, Tally, loopback_source
+from bench.driver.client import BenchClient, Tally, bench_client
 from bench.driver.procstat import CpuMeter, rss_bytes
 from bench.driver.stats import Latency
 from bench.driver.target import Target, say
@@ -33,7 +33,7 @@ class LoginRound:
 async def log_in(target: Target, clients: list[BenchClient], concurrency: int) -> LoginRound:
     limit = asyncio.Semaphore(concurrency)
     samples: list[int] = []
-    meter = CpuMeter(target.pid) if target.pid is not None else None
+    meter = CpuMeter(*target.pids) if target.pids else None
     if meter is not None:
         meter.start()
     driver = CpuMeter(os.getpid())
@@ -62,9 +62,8 @@ async def log_in(target: Target, clients: list[BenchClient], concurrency: int) -
 def clients_for(target: Target, count: int, first: int = 0) -> list[BenchClient]:
     """Clients for accounts first..first+count-1 (not yet connected)."""
     tally = Tally()
-    endpoint = target.endpoint
     return [
-        BenchClient(a.user, a.password, endpoint, tally, loopback_source(endpoint, first + i))
+        bench_client(a, target.endpoints, first + i, tally)
         for i, a in enumerate(target.accounts[first : first + count])
     ]
 
@@ -131,14 +130,14 @@ class IdleResult:
 
 
 async def idle_connections(args: argparse.Namespace, target: Target) -> None:
-    pid = target.pid
-    before = rss_bytes(pid) if pid is not None else None
+    pids = target.pids
+    before = rss_bytes(*pids) if pids else None
     clients = clients_for(target, args.clients)
     try:
         login = await log_in(target, clients, args.concurrency)
         say(f"{login.clients} logged in in {login.seconds:.1f} s ({login.logins_per_s:,.0f}/s)")
         await asyncio.sleep(args.settle)  # caps lookups and presence finish
-        after = rss_bytes(pid) if pid is not None else None
+        after = rss_bytes(*pids) if pids else None
         if args.hold > 0:
             say(f"holding {len(clients)} idle connections for {args.hold:g} s")
             keeper = asyncio.get_running_loop().create_task(keep_alive(clients, 60.0))
@@ -146,7 +145,7 @@ async def idle_connections(args: argparse.Namespace, target: Target) -> None:
                 await asyncio.sleep(args.hold)
             finally:
                 keeper.cancel()
-        held = rss_bytes(pid) if pid is not None else None
+        held = rss_bytes(*pids) if pids else None
         limit = asyncio.Semaphore(args.concurrency)
         samples: list[int] = []
 

@@ -43,7 +43,7 @@ class SoakResult:
 async def soak(args: argparse.Namespace, target: Target) -> None:
     n = args.participants
     fanout = steady_channel(
-        target.endpoint, target.accounts[:n], target.service, target.pid, args.rate, args.seconds
+        target.endpoints, target.accounts[:n], target.service, target.pids, args.rate, args.seconds
     )
     idle = clients_for(target, args.clients, first=n)
     samples: list[Sample] = []
@@ -51,7 +51,7 @@ async def soak(args: argparse.Namespace, target: Target) -> None:
 
     async def sample_memory() -> None:
         while True:
-            rss = rss_bytes(target.pid) / 2**20 if target.pid is not None else None
+            rss = rss_bytes(*target.pids) / 2**20 if target.pids else None
             at = time.monotonic() - started
             samples.append(Sample(at, rss, len(fanout.tally.latencies_ns)))
             say(

@@ -6,6 +6,7 @@ options and `open_target`."""
 from __future__ import annotations
 
 import argparse
+import asyncio
 import os
 import shutil
 import tempfile
@@ -26,6 +27,7 @@ from bench.driver.accounts import (
     import_accounts,
 )
 from bench.driver.client import Endpoint
+from bench.driver.cluster import managed_cluster
 from bench.driver.server import ManagedServer, knows_option, schema_dir
 
 # MIXD_BENCH_CACHE moves it (the smoke tests use a temporary directory).
@@ -58,12 +60,25 @@ def add_target_arguments(p: argparse.ArgumentParser) -> None:
     )
     accounts.add_argument("--skip-accounts", action="store_true", help="they already exist")
     external = p.add_argument_group("another server (default: the bench starts mixd)")
-    external.add_argument("--connect", metavar="HOST:PORT", help="use this running server")
+    external.add_argument(
+        "--connect",
+        metavar="HOST:PORT[,HOST:PORT...]",
+        help="use this running server; several: the nodes of a cluster, clients spread evenly",
+    )
     external.add_argument("--domain", default="localhost")
     external.add_argument("--service", help="MIX service (default: mix.<domain>)")
-    external.add_argument("--server-pid", type=int, help="for CPU and RSS figures")
+    external.add_argument(
+        "--server-pid", type=int, action="append", default=[], help="for CPU and RSS (repeatable)"
+    )
     external.add_argument("--server-config", help="value of {config} in --account-command")
     managed = p.add_argument_group("the mixd started by the bench")
+    managed.add_argument(
+        "--nodes",
+        type=int,
+        default=1,
+        help="start a cluster of this many nodes on a throwaway PostgreSQL and Redis "
+        "(docs/scaling.md); clients spread evenly over the nodes",
+    )
     managed.add_argument("--keep", action="store_true", help="keep the temporary directory")
     managed.add_argument("--log-level", default="warning")
     managed.add_argument(
@@ -94,11 +109,11 @@ def server_options(specs: list[str]) -> dict[str, dict[str, Any]]:
 
 @dataclass(frozen=True, slots=True)
 class Target:
-    endpoint: Endpoint
+    endpoints: tuple[Endpoint, ...]  # one per node; clients take them in turn
     accounts: list[Account]
-    pid: int | None  # the server process, for CPU and RSS figures
+    pids: tuple[int, ...]  # the server processes, for CPU and RSS figures (may be none)
     service: str  # the MIX service domain
-    data_dir: Path | None  # the managed server's data directory
+    data_dir: Path | None  # the managed (single) server's data directory
 
 
 async def _prepare_managed(
@@ -132,14 +147,16 @@ async def open_target(
     service = args.service or f"mix.{args.domain}"
     accounts = bench_accounts(count, args.domain, args.password)
     if args.connect:
-        host, _, port = args.connect.rpartition(":")
         if not args.skip_accounts:
             seconds = await create_accounts(
                 accounts, args.account_command, args.server_config, args.account_jobs
             )
             say(f"accounts: {len(accounts)} created in {seconds:.1f} s")
-        endpoint = Endpoint(host, int(port), args.domain, args.tls, args.mechanism)
-        yield Target(endpoint, accounts, args.server_pid, service, None)
+        endpoints: list[Endpoint] = []
+        for address in args.connect.split(","):
+            host, _, port = address.strip().rpartition(":")
+            endpoints.append(Endpoint(host, int(port), args.domain, args.tls, args.mechanism))
+        yield Target(tuple(endpoints), accounts, tuple(args.server_pid), service, None)
         return
     workdir = Path(tempfile.mkdtemp(prefix="mixd-bench-"))
     merged = dict(settings or {})
@@ -148,6 +165,19 @@ async def open_target(
         merged["mix"] = {"message_rate": 0} | merged.get("mix", {})
     for section, values in server_options(args.server_option).items():
         merged[section] = merged.get(section, {}) | values
+    if args.nodes > 1:
+        if prepare_data is not None:
+            raise SystemExit("this scenario prepares a SQLite database: --nodes 1 only")
+        async with managed_cluster(args, workdir, merged) as servers:
+            await import_accounts(accounts, servers[0].config_path, servers[0].env)
+            await asyncio.gather(*(s.start() for s in servers))
+            for s in servers:
+                say(f"mixd pid {s.pid} on {s.host}:{s.port} ({s.workdir})")
+            nodes = tuple(
+                Endpoint(s.host, s.port, args.domain, args.tls, args.mechanism) for s in servers
+            )
+            yield Target(nodes, accounts, tuple(s.pid for s in servers), service, None)
+        return
     server = ManagedServer(
         workdir,
         domain=args.domain,
@@ -165,7 +195,7 @@ async def open_target(
         await server.start()
         say(f"mixd pid {server.pid} on {server.host}:{server.port} (workdir {workdir})")
         endpoint = Endpoint(server.host, server.port, args.domain, args.tls, args.mechanism)
-        yield Target(endpoint, accounts, server.pid, service, server.data_dir)
+        yield Target((endpoint,), accounts, (server.pid,), service, server.data_dir)
         failed = False
     finally:
         code = await server.stop()

@@ -25,6 +25,18 @@ SCENARIOS = {
         "--drain-seconds",
         "2",
     ],
+    # Two nodes on a throwaway PostgreSQL and Redis (docs/scaling.md).
+    "fanout-cluster": [
+        "fanout",
+        "--nodes",
+        "2",
+        "-n",
+        "4",
+        "--rates",
+        "20",
+        "--step-seconds",
+        "0.5",
+    ],
     "fanout-channels": ["fanout", "-n", "4", "-c", "2", "--rates", "20", "--step-seconds", "0.5"],
     "logins": ["logins", "-n", "4", "--rounds", "1", "--tls"],
     "idle": ["idle", "-n", "4", "--hold", "0", "--settle", "0"],
