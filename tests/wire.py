@@ -92,6 +92,7 @@ class Wire(RawClient):
         self._parser = ET.XMLPullParser(["start", "end"])
         self._depth = 0
         self.stream_closed = False
+        self.root: ET.Element | None = None  # the server's stream header
         self.inbox.clear()
 
     def _feed(self, chunk: bytes) -> None:
@@ -99,7 +100,9 @@ class Wire(RawClient):
         self._parser.feed(chunk)
         for event, element in self._parser.read_events():
             self._depth += 1 if event == "start" else -1
-            if event == "end" and self._depth == 1:
+            if event == "start" and self._depth == 1:
+                self.root = element
+            elif event == "end" and self._depth == 1:
                 self.inbox.append(element)
             elif event == "end" and self._depth == 0:
                 self.stream_closed = True
@@ -115,6 +118,17 @@ class Wire(RawClient):
         features = await self.next()
         assert features.tag == f"{{{STREAM}}}features", ET.tostring(features)
         return features
+
+    async def opened(self, timeout: float = TIMEOUT) -> ET.Element:
+        """The server's stream header (its attributes), once it arrived."""
+
+        async def wait() -> ET.Element:
+            while self.root is None:
+                if not await self.reader.read(65536):
+                    raise ConnectionError(f"closed; received {self.transcript[-500:]!r}")
+            return self.root
+
+        return await asyncio.wait_for(wait(), timeout)
 
     async def next(self, timeout: float = TIMEOUT) -> ET.Element:
         """The next top-level element from the server."""

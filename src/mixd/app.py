@@ -22,6 +22,7 @@ from mixd.core.sessions import SessionManager
 from mixd.errors import StreamErrorCondition
 from mixd.logfmt import log_event, use_json
 from mixd.net.c2s import C2SConnection
+from mixd.net.component import ComponentConnection, ComponentSettings
 from mixd.net.policy import ConnectionPolicy
 from mixd.net.session import ClientSession
 from mixd.net.tls import certificate_fingerprint, ensure_certificate, server_ssl_context
@@ -170,6 +171,8 @@ class App:
     db: Database | None = None
     c2s_port: int = 0
     direct_tls_port: int = 0
+    component_port: int = 0  # 0: no components configured
+    components: ComponentSettings | None = None
     policy: ConnectionPolicy | None = None
     cluster: ClusterNode | None = None
     _listeners: list[asyncio.Server] = field(default_factory=list)
@@ -228,12 +231,15 @@ class App:
         self.c2s_port = await self._listen(policy, config.c2s.port, None)
         if config.c2s.direct_tls_port >= 0:
             self.direct_tls_port = await self._listen(policy, config.c2s.direct_tls_port, ctx)
+        if config.components.secrets:
+            self.component_port = await self._listen_components()
         log_event(
             log,
             "started",
             hosts=",".join(sorted(hosts)),
             c2s=self.c2s_port,
             direct_tls=self.direct_tls_port or None,
+            components=self.component_port or None,
             database=database_label(config),
             node=config.cluster.node if config.cluster.enabled else None,
         )
@@ -263,6 +269,20 @@ class App:
         self._listeners.append(listener)
         return int(listener.sockets[0].getsockname()[1])
 
+    async def _listen_components(self) -> int:
+        server = self.server
+        assert server is not None
+        c = self.config.components
+        settings = ComponentSettings(
+            dict(c.secrets), c.max_stanza_bytes, c.max_output_buffer, c.handshake_timeout
+        )
+        self.components = settings
+        listener = await asyncio.get_running_loop().create_server(
+            lambda: ComponentConnection(server, settings), host=list(c.bind), port=c.port
+        )
+        self._listeners.append(listener)
+        return int(listener.sockets[0].getsockname()[1])
+
     def connections(self) -> set[C2SConnection]:
         return self.policy.connections if self.policy else set()
 
@@ -286,6 +306,8 @@ class App:
         # stream ends and before anything else stops.
         for conn in connections:
             conn.shut_down()
+        for component in list(self.components.connections if self.components else ()):
+            component.close(StreamErrorCondition.SYSTEM_SHUTDOWN, "server shutting down")
         workers = [conn.worker for conn in connections if conn.worker is not None]
         if workers:
             await asyncio.wait(workers, timeout=SHUTDOWN_GRACE)

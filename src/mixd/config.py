@@ -18,6 +18,7 @@ from mixd.config_schema import (
     ConfigError,
     Each,
     NonEmpty,
+    Table,
     Unique,
     build_section,
     check_bare_jid,
@@ -31,6 +32,7 @@ __all__ = [
     "AuthConfig",
     "C2SConfig",
     "ClusterConfig",
+    "ComponentsConfig",
     "Config",
     "ConfigError",
     "LogConfig",
@@ -166,6 +168,19 @@ class ClusterConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class ComponentsConfig:
+    """[components]: external components (XEP-0114), each a domain and its
+    shared secret in `[components.secrets]`. Listening only when one is set."""
+
+    bind: Annotated[tuple[str, ...], Each(check_ip), NonEmpty(), Unique()] = ("127.0.0.1",)
+    port: Port = 5347
+    secrets: Annotated[tuple[tuple[str, str], ...], Table(check_host)] = ()
+    max_stanza_bytes: Annotated[int, Bound(ge=1024)] = 1048576
+    max_output_buffer: Annotated[int, Bound(ge=65536)] = 16777216
+    handshake_timeout: Seconds = 30.0
+
+
+@dataclass(frozen=True, slots=True)
 class LogConfig:
     """[log]: verbosity and line format."""
 
@@ -190,6 +205,7 @@ class Config:
     mix: MixConfig = MixConfig()
     mam: MamConfig = MamConfig()
     cluster: ClusterConfig = ClusterConfig()
+    components: ComponentsConfig = ComponentsConfig()
     log: LogConfig = LogConfig()
 
     @property
@@ -259,6 +275,22 @@ def _check_across(config: Config) -> None:
             raise ConfigError("cluster.node: must be set when cluster.enabled (unique per node)")
         if cluster.node_expiry < 2 * cluster.heartbeat:
             raise ConfigError("cluster.node_expiry: must be at least twice cluster.heartbeat")
+    _check_components(config)
     if (tls.certificate is None) != (tls.key is None):
         unset, other = ("key", "certificate") if tls.key is None else ("certificate", "key")
         raise ConfigError(f"tls.{unset}: must be set when tls.{other} is set")
+
+
+def _check_components(config: Config) -> None:
+    taken = set(config.server.hosts)
+    if config.mix.enabled:
+        taken |= set(config.mix.domains or (f"mix.{host}" for host in config.server.hosts))
+    for domain, _ in config.components.secrets:
+        if domain in taken:
+            raise ConfigError(
+                f"components.secrets.{domain}: this server already serves that domain"
+            )
+    if config.components.max_output_buffer < config.components.max_stanza_bytes:
+        raise ConfigError(
+            "components.max_output_buffer: must be at least components.max_stanza_bytes"
+        )

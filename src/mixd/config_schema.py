@@ -67,6 +67,14 @@ class Each:
 
 
 @dataclass(frozen=True, slots=True)
+class Table:
+    """A TOML table of string values, kept as sorted (key, value) pairs; keys
+    are normalised by `key`, values must not be empty."""
+
+    key: Callable[[str], str]
+
+
+@dataclass(frozen=True, slots=True)
 class NonEmpty:
     """A list that must hold at least one item."""
 
@@ -190,6 +198,8 @@ def _expected(base: Any, meta: list[Any]) -> str:
 def convert(hint: Any, value: object, key: str, base_dir: Path) -> Any:
     """Check and normalise one option value against its (possibly Annotated) type."""
     base, meta = _split(hint)
+    if (table := _first(meta, Table)) is not None:
+        return _table(table, value, key)
     if get_origin(base) is not tuple:
         return _scalar(base, meta, value, key, base_dir)
     if not isinstance(value, list | tuple):
@@ -203,6 +213,25 @@ def convert(hint: Any, value: object, key: str, base_dir: Path) -> Any:
         if dupes:
             raise ConfigError(f"{key}: duplicate entry {show(dupes[0])}")
     return items
+
+
+def _table(table: Table, value: object, key: str) -> tuple[tuple[str, str], ...]:
+    if isinstance(value, tuple):  # the default: pairs already
+        value = dict(value)
+    if not isinstance(value, Mapping):
+        raise ConfigError(f"{key}: expected a table of strings, got {show(value)}")
+    pairs: dict[str, str] = {}
+    for name, item in value.items():
+        try:
+            normal = table.key(name)
+        except Invalid as exc:
+            raise ConfigError(f"{key}.{name}: {exc}") from None
+        if type(item) is not str or not item:
+            raise ConfigError(f"{key}.{name}: expected a non-empty string, got {show(item)}")
+        if normal in pairs:
+            raise ConfigError(f"{key}: duplicate entry {show(normal)}")
+        pairs[normal] = item
+    return tuple(sorted(pairs.items()))
 
 
 def _scalar(base: Any, meta: list[Any], value: Any, key: str, base_dir: Path) -> Any:

@@ -9,6 +9,7 @@ from typing import Final
 XML: Final = "http://www.w3.org/XML/1998/namespace"
 STREAM: Final = "http://etherx.jabber.org/streams"
 CLIENT: Final = "jabber:client"
+COMPONENT: Final = "jabber:component:accept"  # XEP-0114
 SERVER: Final = "jabber:server"
 STREAMS_ERR: Final = "urn:ietf:params:xml:ns:xmpp-streams"
 STANZAS_ERR: Final = "urn:ietf:params:xml:ns:xmpp-stanzas"

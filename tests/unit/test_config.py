@@ -22,6 +22,7 @@ from mixd.config import (
     load_config,
     parse_config,
 )
+from mixd.config_schema import Table
 
 REPO = Path(__file__).resolve().parents[2]
 DOC = REPO / "docs" / "configuration.md"
@@ -336,11 +337,13 @@ def test_docs_document_every_option_with_its_default() -> None:
     assert set(documented) == set(SECTIONS)
     for name, cls in SECTIONS.items():
         options = {f.name: f.default for f in dataclasses.fields(cls)}
+        hints = get_type_hints(cls, include_extras=True)
         assert set(documented[name]) == set(options), f"[{name}] table out of step"
         for key, default in options.items():
             cell = documented[name][key]
             shown = tomllib.loads(f"v = {cell}")["v"]
-            expected = _as_toml(default)
+            tables = [m for m in getattr(hints[key], "__metadata__", ()) if isinstance(m, Table)]
+            expected = dict(default) if tables else _as_toml(default)
             assert (type(shown), shown) == (type(expected), expected), f"{name}.{key} default"
 
 
@@ -361,3 +364,21 @@ def test_cluster_needs_postgresql_and_a_node_name() -> None:
     assert "twice" in _error(pg + '[cluster]\nenabled = true\nnode = "a"\nnode_expiry = 1.5\n')
     config = parse_config(tomllib.loads(pg + '[cluster]\nenabled = true\nnode = "N1"\n'), "t")
     assert config.cluster.node == "n1"
+
+
+def test_component_secrets_table() -> None:
+    config = parse_config(
+        tomllib.loads('[components.secrets]\n"IRC.Example.org" = "s1"\n"b.example.org" = "s2"\n'),
+        "t",
+    )
+    assert config.components.secrets == (("b.example.org", "s2"), ("irc.example.org", "s1"))
+    assert "expected a non-empty string" in _error('[components.secrets]\n"a.example" = ""\n')
+    assert "expected a non-empty string" in _error('[components.secrets]\n"a.example" = 3\n')
+    assert "expected a table" in _error('[components]\nsecrets = ["a"]\n')
+    assert "components.secrets.a b:" in _error('[components.secrets]\n"a b" = "s"\n')
+    assert "duplicate" in _error('[components.secrets]\n"A.example" = "s"\n"a.example" = "t"\n')
+    # A component cannot take a domain the server serves itself.
+    assert "already serves" in _error('[components.secrets]\n"localhost" = "s"\n')
+    assert "already serves" in _error('[components.secrets]\n"mix.localhost" = "s"\n')
+    # The secret never appears in an error message.
+    assert "hunter2" not in _error('[components.secrets]\n"mix.localhost" = "hunter2"\n')
