@@ -12,8 +12,10 @@ from typing import Any
 import pytest
 from slixmpp import ClientXMPP
 
-from mixd.cluster.node import ClusterNode
+from mixd.cluster.node import ClusterNode, owner_of
 from mixd.jid import JID
+from mixd.storage.errors import StorageUnavailable
+from tests.catalogue import session
 from tests.helpers import TIMEOUT, ServerHandle
 from tests.mam_client import MAM_PLUGINS, mam_query
 from tests.mix_client import SERVICE, Inbox, create
@@ -21,7 +23,9 @@ from tests.pam_client import client_join, pam_client
 from tests.pg_cluster import Cluster
 from tests.redis_server import RedisServer
 from tests.roster_client import befriend, from_, next_event, sync, wait
+from tests.wire import stanza_error
 
+SM = "urn:xmpp:sm:3"
 HEARTBEAT = 0.1
 EXPIRY = 0.5
 
@@ -195,3 +199,52 @@ async def node_sessions(handle: ServerHandle, node: str) -> dict[str, str]:
         return result
     finally:
         await client.aclose()
+
+
+async def test_channel_message_acked_after_the_owner_stored_it(
+    nodes: tuple[ServerHandle, ServerHandle], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Acknowledged means stored across nodes: a message sent on beta to a
+    channel alpha owns is acknowledged (XEP-0198) only once alpha has
+    handled it. Alpha's archive fails here, so the sender must get the
+    error first and then the <a/> that counts it, and nobody the message."""
+    a, b = nodes
+    both = frozenset({"alpha", "beta"})
+    name = next(f"room{n}" for n in range(100) if owner_of(f"room{n}@{SERVICE}", both) == "alpha")
+    channel = f"{name}@{SERVICE}"
+    alice = await pam_client(b, "alice@localhost/r", "pw-alice")
+    bob = await pam_client(a, "bob@localhost/r", "pw-bob")
+    await create(alice, name)
+    await client_join(alice, channel, "alice")
+    await client_join(bob, channel, "bob")
+    bob_inbox = Inbox(bob, kind="groupchat")
+
+    mix = a.app.server.registry.modules["mix"]  # type: ignore[union-attr]
+    service = mix.services[SERVICE]  # type: ignore[attr-defined]
+
+    async def unavailable(*args: object) -> None:
+        raise StorageUnavailable("database is locked")
+
+    monkeypatch.setattr(service.archive, "store", unavailable)
+    wire, _ = await session(b, "alice", "raw")
+    await wire.send(f"<enable xmlns='{SM}'/>")
+    await wire.expect(lambda el: el.tag == f"{{{SM}}}enabled")
+    await wire.send(
+        f"<message to='{channel}' type='groupchat' id='g1'><body>kept?</body></message>"
+        f"<r xmlns='{SM}'/>"
+    )
+    error = await wire.expect(lambda el: el.tag != f"{{{SM}}}r")
+    assert error.get("id") == "g1" and stanza_error(error) == ("wait", "internal-server-error")
+    ack = await wire.next()
+    assert ack.tag == f"{{{SM}}}a" and ack.get("h") == "1"
+
+    monkeypatch.undo()
+    await wire.send(
+        f"<message to='{channel}' type='groupchat' id='g2'><body>stored</body></message>"
+        f"<r xmlns='{SM}'/>"
+    )
+    ack = await wire.expect(lambda el: el.tag == f"{{{SM}}}a")
+    assert ack.get("h") == "2"
+    await bob_inbox.wait(1)
+    await sync(bob)
+    assert [m["body"] for m in bob_inbox.items] == ["stored"]

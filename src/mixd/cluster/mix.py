@@ -23,8 +23,9 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 
-from mixd.cluster.node import ClusterNode, arrived, owner_of
-from mixd.codec.stanza import Stanza
+from mixd.cluster.inbound import arrived
+from mixd.cluster.node import ClusterNode, owner_of
+from mixd.codec.stanza import Kind, Stanza
 from mixd.core.router import ServiceHandler
 from mixd.jid import JID
 from mixd.services.mix.service import LocalParticipants, MixService
@@ -119,6 +120,9 @@ class ChannelOwnership:
             owner = self.owner(channel)
             if owner == node.name or arrived.get() is stanza:
                 await handler(stanza)
+            elif stanza.kind is Kind.MESSAGE and not stanza.is_error:
+                # Acknowledged means stored: the owner archives it.
+                await node.route_confirmed(owner, stanza.element)
             else:
                 node.route_on(owner, stanza.element)
 

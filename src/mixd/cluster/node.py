@@ -25,24 +25,22 @@ import hashlib
 import logging
 import secrets
 import weakref
-import zlib
 from collections.abc import Callable
-from contextvars import ContextVar
 from typing import Any
 
 import redis.asyncio as aioredis
 
 from mixd.cluster import wire
-from mixd.codec.stanza import Kind, Stanza
+from mixd.cluster.confirm import Confirmations
+from mixd.cluster.inbound import Inbound
+from mixd.codec.stanza import Stanza
 from mixd.core.cluster import Directory, Entry, RemoteSession
 from mixd.core.events import SessionClosed
-from mixd.core.router import Router
 from mixd.core.server import Server
 from mixd.core.sessions import Session
 from mixd.jid import JID
 from mixd.logfmt import log_event
 from mixd.xml.element import Element
-from mixd.xml.fragment import parse_element
 from mixd.xml.serializer import serialize
 
 log = logging.getLogger("mixd.cluster")
@@ -50,11 +48,6 @@ log = logging.getLogger("mixd.cluster")
 ROUTE_WORKERS = 16  # stanzas routed here, in order per sender
 CLEANUP_LOCK_MS = 30_000
 STOP_TIMEOUT = 5.0
-
-# The stanza a route worker is handling: it came from another node and is
-# not forwarded again (two nodes briefly disagreeing on a channel's owner
-# must not send it back and forth).
-arrived: ContextVar[Stanza | None] = ContextVar("mixd_cluster_arrived", default=None)
 
 
 class NodeNameInUse(Exception):
@@ -67,7 +60,7 @@ def owner_of(key: str, nodes: frozenset[str]) -> str:
     return max(nodes, key=lambda n: hashlib.blake2b(f"{n}\0{key}".encode(), digest_size=8).digest())
 
 
-class ClusterNode:
+class ClusterNode(Inbound):
     def __init__(
         self,
         server: Server,
@@ -91,7 +84,8 @@ class ClusterNode:
         self._outbox: list[tuple[str, tuple[Any, ...]]] = []
         self._outbox_ready = asyncio.Event()
         self._presence: weakref.WeakKeyDictionary[Session, str] = weakref.WeakKeyDictionary()
-        self._routes: list[asyncio.Queue[Stanza]] = []
+        self._routes: list[asyncio.Queue[tuple[Stanza, str | None]]] = []
+        self.confirmations = Confirmations(name)
         self._tasks: list[asyncio.Task[None]] = []
         self._stopping = False
 
@@ -255,6 +249,13 @@ class ClusterNode:
         """Have `node` route this stanza as if it had arrived there."""
         self._publish(wire.inbox(node), {"t": "r", "x": serialize(element)})
 
+    async def route_confirmed(self, node: str, element: Element) -> None:
+        """`route_on`, returning once `node` has routed the stanza (stored
+        it, or answered it with an error); StanzaError if it does not say so."""
+        key, done = self.confirmations.expect(node)
+        self._publish(wire.inbox(node), {"t": "r", "x": serialize(element), "k": key})
+        await self.confirmations.wait(key, done)
+
     def send_channel_message(self, node: str, message: str, users: list[str]) -> None:
         self._publish(wire.inbox(node), {"t": "m", "x": message, "u": users})
 
@@ -269,75 +270,6 @@ class ClusterNode:
         self.route_on(node, stanza.element)
         return True
 
-    # -- from other nodes --------------------------------------------------------------
-
-    async def _listen(self) -> None:
-        pubsub = self._pubsub
-        while not self._stopping:
-            try:
-                message = await pubsub.get_message(timeout=None)
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                if self._stopping:
-                    return
-                log.exception("cluster: subscription to Redis failed; retrying")
-                await asyncio.sleep(self.heartbeat)
-                continue
-            if message is None or message.get("type") != "message":
-                continue
-            try:
-                self._received(wire.decode(message["data"]))
-            except Exception:
-                log.exception("cluster: bad message from Redis")
-
-    def _received(self, msg: dict[str, Any]) -> None:
-        kind = msg.get("t")
-        if kind == "s":
-            self._for_session(JID.parse(msg["j"]), msg["op"], msg.get("d", ""))
-        elif kind == "r":
-            stanza = Router.stanza(parse_element(msg["x"]))
-            key = str(stanza.sender.bare) if stanza.kind is not Kind.IQ else str(stanza.sender)
-            self._routes[zlib.crc32(key.encode()) % len(self._routes)].put_nowait(stanza)
-        elif kind == "m":
-            if self.mix_handler is not None:
-                self.mix_handler(parse_element(msg["x"]), list(msg["u"]))
-        elif kind == "put":
-            self.directory.put(msg["n"], JID.parse(msg["j"]), wire.entry_of(msg["e"]))
-        elif kind == "del":
-            self.directory.remove(msg["n"], JID.parse(msg["j"]))
-        elif kind == "up":
-            if msg["n"] != self.name:
-                self._set_live(self.live | {msg["n"]})
-        elif kind == "down":
-            node = msg["n"]
-            if node != self.name:
-                self.directory.drop_node(node)
-                self._set_live(self.live - {node})
-
-    def _for_session(self, full: JID, op: str, data: str) -> None:
-        session = self.server.sessions.local(full)
-        if session is None:
-            return  # ended meanwhile: what was in flight for it is dropped
-        if op == "xml":
-            session.deliver_xml(data)
-        elif op == "replaced":
-            session.replaced()
-        elif op == "terminate":
-            session.terminate(data)
-
-    async def _route_worker(self, queue: asyncio.Queue[Stanza]) -> None:
-        router = self.server.router
-        while True:
-            stanza = await queue.get()
-            arrived.set(stanza)
-            try:
-                await router.route(stanza)
-            except Exception:
-                log.exception("cluster: routing a forwarded stanza failed")
-            finally:
-                arrived.set(None)
-
     # -- membership --------------------------------------------------------------------
 
     def _set_live(self, live: frozenset[str]) -> None:
@@ -346,6 +278,8 @@ class ClusterNode:
             return
         before, self.live = self.live, live
         log_event(log, "cluster_nodes", node=self.name, nodes=",".join(sorted(live)))
+        for node in before - live:
+            self.confirmations.node_left(node)
         for listener in self.membership_listeners:
             listener(before, live)
 

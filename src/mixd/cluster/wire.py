@@ -6,7 +6,9 @@ changed), `del` (`n`, `j`: it ended), `up` / `down` (`n`: a node joined,
 left or was found dead). On `mixd:to:<node>`, to one node: `s` (`j` full
 JID, `op`, `d`: for one session, `xml` deliver `d`, `replaced`,
 `terminate` with text `d`), `r` (`x` stanza: route it there: a channel's
-owner, the node whose request it answers), `m` (`x` message, `u` users: a
+owner, the node whose request it answers; with `k`, answer `done` with that
+key once routed), `done` (`k`: a stanza handed over with this key is
+routed: stored, or answered with an error), `m` (`x` message, `u` users: a
 channel message for the sessions these users have on that node).
 """
 
