@@ -23,7 +23,7 @@ from mixd.errors import StreamErrorCondition
 from mixd.logfmt import log_event, use_json
 from mixd.net.c2s import C2SConnection
 from mixd.net.component import ComponentConnection, ComponentSettings
-from mixd.net.policy import ConnectionPolicy
+from mixd.net.policy import ConnectionPolicy, release_idle_parsers
 from mixd.net.session import ClientSession
 from mixd.net.tls import certificate_fingerprint, ensure_certificate, server_ssl_context
 from mixd.services.catalog import DEFAULT_MODULES
@@ -176,6 +176,7 @@ class App:
     policy: ConnectionPolicy | None = None
     cluster: ClusterNode | None = None
     _listeners: list[asyncio.Server] = field(default_factory=list)
+    _sweeper: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         config = self.config
@@ -228,6 +229,7 @@ class App:
             ),
         )
         self.policy = policy
+        self._sweeper = asyncio.get_running_loop().create_task(release_idle_parsers(policy))
         self.c2s_port = await self._listen(policy, config.c2s.port, None)
         if config.c2s.direct_tls_port >= 0:
             self.direct_tls_port = await self._listen(policy, config.c2s.direct_tls_port, ctx)
@@ -299,6 +301,8 @@ class App:
 
     async def stop(self) -> None:
         """Graceful shutdown: stop accepting, tell every client, close storage."""
+        if self._sweeper is not None:
+            self._sweeper.cancel()
         for listener in self._listeners:
             listener.close()
         connections = list(self.connections())

@@ -11,11 +11,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import ssl
-from collections import deque
 from collections.abc import Coroutine
 from dataclasses import dataclass
 from typing import Any, cast
 
+from mixd.backlog import Backlog
 from mixd.codec.stanza import Stanza
 from mixd.core.events import SessionBound
 from mixd.core.server import Server
@@ -78,8 +78,8 @@ class C2SConnection(Authentication, StreamExtras, ConnectionLimits, asyncio.Prot
         self.transport: asyncio.Transport | None = None
         self.peer = "?"
         self.session: ClientSession | None = None  # once bound (or resumed)
-        self._inbox: deque[_InboxItem] = deque()
-        self._inbox_ready = asyncio.Event()
+        self._inbox: Backlog[_InboxItem] = Backlog()
+        self._wakeup: asyncio.Future[None] | None = None  # the worker waits for input
         self._worker: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._flush_scheduled = False
@@ -144,7 +144,7 @@ class C2SConnection(Authentication, StreamExtras, ConnectionLimits, asyncio.Prot
         )
         # Stanzas already received are still handled; the session ends (or
         # waits for resumption) once the worker has drained them.
-        self._inbox_ready.set()
+        self._wake_worker()
         if self._worker is None:
             self._end_session()
 
@@ -169,6 +169,13 @@ class C2SConnection(Authentication, StreamExtras, ConnectionLimits, asyncio.Prot
     def write(self, data: str) -> None:
         self.machine.send_raw(data)
         self._schedule_flush()
+
+    def release_parser_if_quiet(self, quiet_since: float) -> bool:
+        return (
+            self._last_rx <= quiet_since
+            and self.transport is not None
+            and self.machine.release_parser()
+        )
 
     def shut_down(self) -> None:
         """Graceful server stop: read no more, handle what was received, tell
@@ -336,17 +343,25 @@ class C2SConnection(Authentication, StreamExtras, ConnectionLimits, asyncio.Prot
 
     def _enqueue(self, item: _InboxItem) -> None:
         self._inbox.append(item)
-        self._inbox_ready.set()
+        self._wake_worker()
         if len(self._inbox) >= INBOX_HIGH:
             self._reads.hold(Hold.INBOX)
+
+    def _wake_worker(self) -> None:
+        if self._wakeup is not None and not self._wakeup.done():
+            self._wakeup.set_result(None)
 
     async def _work(self) -> None:
         """Handle received stanzas in order; after the connection is lost,
         finish what was received, then end (or detach) the session."""
         try:
             while True:
-                await self._inbox_ready.wait()
-                self._inbox_ready.clear()
+                if not self._inbox and not self._gone:
+                    self._wakeup = self.loop.create_future()
+                    try:
+                        await self._wakeup
+                    finally:
+                        self._wakeup = None
                 while self._inbox:
                     item = self._inbox.popleft()
                     if len(self._inbox) <= INBOX_LOW:

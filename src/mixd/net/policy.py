@@ -4,6 +4,9 @@ and resumable sessions."""
 
 from __future__ import annotations
 
+import asyncio
+import ctypes
+import ctypes.util
 import ssl
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -39,3 +42,40 @@ class ConnectionPolicy:
     connections: set[C2SConnection] = field(default_factory=set)
     # XEP-0198 sessions that can be resumed, by stream id.
     resumable: dict[str, ClientSession] = field(default_factory=dict)
+
+
+TRIM_AFTER = 64  # parsers released in one sweep before freed memory is handed back
+PARSER_IDLE = 15.0  # seconds without input before a connection's parser is freed
+
+
+async def release_idle_parsers(policy: ConnectionPolicy) -> None:
+    """Forever: free the XML parser of every connection that has been quiet
+    for PARSER_IDLE seconds. Most connections of a chat server are idle most
+    of the time, and the parser is most of an idle connection's memory;
+    one renewed on the next input costs about as much as parsing a stanza."""
+    loop = asyncio.get_running_loop()
+    while True:
+        await asyncio.sleep(PARSER_IDLE / 2)
+        quiet_since = loop.time() - PARSER_IDLE
+        connections = list(policy.connections)
+        released = sum(conn.release_parser_if_quiet(quiet_since) for conn in connections)
+        if released >= TRIM_AFTER:
+            give_back_memory()
+
+
+def _malloc_trim() -> ctypes._NamedFuncPointer | None:
+    name = ctypes.util.find_library("c")
+    try:
+        return ctypes.CDLL(name).malloc_trim if name else None
+    except (OSError, AttributeError):
+        return None  # not glibc
+
+
+_TRIM = _malloc_trim()
+
+
+def give_back_memory() -> None:
+    """glibc keeps freed memory for reuse; after many parsers were freed,
+    return the unused pages to the system (a no-op elsewhere)."""
+    if _TRIM is not None:
+        _TRIM(0)

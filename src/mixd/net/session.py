@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections import deque
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
+from mixd.backlog import Backlog
 from mixd.codec.stanza import Kind
 from mixd.core.events import SessionClosed
 from mixd.core.server import Server
@@ -49,7 +49,7 @@ class ClientSession:
         self.sm_id: str | None = None  # set when resumable
         self.sm_sent = 0
         self.sm_acked = 0
-        self.sm_unacked: deque[str] = deque()
+        self.sm_unacked: Backlog[str] = Backlog()
         self.handled_in = 0  # stanzas handled (stored or answered) since <enable/>
         self.expiry: asyncio.TimerHandle | None = None
         self.draining: asyncio.Task[None] | None = None  # the old connection's worker
@@ -136,7 +136,7 @@ class ClientSession:
     async def keep_unacked_messages(self) -> None:
         """Messages the client never acknowledged go to its offline queue
         instead of being lost (XEP-0198 section 5)."""
-        unacked, self.sm_unacked = list(self.sm_unacked), deque()
+        unacked, self.sm_unacked = list(self.sm_unacked), Backlog()
         owner = str(self.jid.bare)
         for data in unacked:
             element = parse_element(data)

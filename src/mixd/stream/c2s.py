@@ -10,9 +10,9 @@ While such a decision is pending, further input is queued in order.
 from __future__ import annotations
 
 import secrets
-from collections import deque
 
 from mixd import ns as NS
+from mixd.backlog import Backlog
 from mixd.codec.stanza import error_reply, header_from_element
 from mixd.errors import (
     StanzaError,
@@ -85,7 +85,7 @@ class C2SStream(SaslNegotiation, Registration):
         self._out: list[str] = []
         self._state = StreamState.HEADER
         self._header_sent = False
-        self._pending: deque[StreamOpened | ElementReceived | StreamClosed] = deque()
+        self._pending: Backlog[StreamOpened | ElementReceived | StreamClosed] = Backlog()
         self._events: list[C2SEvent] = []
         self._sasl: SaslInProgress | None = None
         self._sasl_failures = 0
@@ -125,6 +125,11 @@ class C2SStream(SaslNegotiation, Registration):
             return self._take_events()
         self._run()
         return self._take_events()
+
+    def release_parser(self) -> bool:
+        """An idle bound stream's parser gives back its memory until more
+        input arrives (`StreamParser.release`)."""
+        return self._state is StreamState.BOUND and self._parser.release()
 
     def send(self, element: Element) -> None:
         """Queue a stanza for the client (ignored once the stream is closed)."""

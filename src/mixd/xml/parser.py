@@ -79,6 +79,10 @@ def _tag_name(context: bytes) -> bytes:
 class StreamParser:
     """One parser per stream (a stream restart needs a new one)."""
 
+    # What `_parser` is while released (`release`): one parser for all,
+    # never fed.
+    _RELEASED = pyexpat.ParserCreate()
+
     def __init__(self, limits: Limits) -> None:
         self.limits = limits
         self._events: list[ParserEvent] = []
@@ -153,7 +157,9 @@ class StreamParser:
         if self._fed < 2:
             self._check_bom(data)
         try:
-            if self._names >= RENEW_AFTER_NAMES and self._depth == 1 and self._tail is not None:
+            if self._parser is self._RELEASED or (
+                self._names >= RENEW_AFTER_NAMES and self._depth == 1 and self._tail is not None
+            ):
                 self._renew()
             self._fed += len(data)
             self._parser.Parse(data, False)
@@ -169,6 +175,15 @@ class StreamParser:
             raise self._failed from None
         events, self._events = self._events, []
         return events
+
+    def release(self) -> bool:
+        """Free the expat parser between stanzas (about 13 KiB, most of an
+        idle connection's memory); the next feed renews it (`_renew`).
+        False, and nothing done, unless the stream is between stanzas."""
+        if self._depth != 1 or self._tail != b"" or self._failed is not None:
+            return False
+        self._parser = self._RELEASED
+        return True
 
     def _renew(self) -> None:
         """Start a fresh expat parser between stanzas: expat keeps every
