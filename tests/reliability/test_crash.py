@@ -24,35 +24,15 @@ varies); MIXD_CRASH_KILLS sets the number of kills.
 from __future__ import annotations
 
 import os
-import time
 
 import pytest
 
-from tests.reliability.harness import Ledger, MixdProcess
-from tests.reliability.traffic import (
-    kill_cycles,
-    prepare,
-    read_archives,
-    resend_everything,
-    run_seed,
-    statistics,
-)
+from tests.reliability.harness import MixdProcess
+from tests.reliability.traffic import crash_run
 
 KILLS = int(os.environ.get("MIXD_CRASH_KILLS", "20"))
 
 
 @pytest.mark.timeout(240)
 async def test_acknowledged_messages_survive_kill_9(mixd: MixdProcess) -> None:
-    seed = run_seed()
-    ledger = Ledger()
-    started = time.monotonic()
-    await prepare(mixd)
-    await mixd.kill()  # right after setup, nothing in flight
-    await kill_cycles(mixd, ledger, seed, KILLS)
-
-    await resend_everything(mixd, ledger, seed)
-    findings = await read_archives(mixd, ledger)
-    assert await mixd.terminate() == 0, mixd.tail()
-    stats = statistics(ledger, mixd, time.monotonic() - started)
-    print(f"seed {seed}: {stats}")
-    assert findings.ok(), f"seed {seed}, {KILLS} kills: {stats}\n{findings.summary()}"
+    await crash_run(mixd, KILLS, "kills")

@@ -15,42 +15,24 @@ a run's random choices.
 from __future__ import annotations
 
 import os
-import time
 
 import pytest
 
-from tests.reliability.harness import Ledger, MixdProcess
+from tests.reliability.harness import MixdProcess
 from tests.reliability.power import build_shim, lose_power, mark_durable, preload_env
-from tests.reliability.traffic import (
-    kill_cycles,
-    prepare,
-    read_archives,
-    resend_everything,
-    run_seed,
-    statistics,
-)
+from tests.reliability.traffic import crash_run
 
 CUTS = int(os.environ.get("MIXD_POWERLOSS_KILLS", "10"))
 
 
 @pytest.mark.timeout(240)
 async def test_acknowledged_messages_survive_power_loss(mixd: MixdProcess) -> None:
-    seed = run_seed()
-    ledger = Ledger()
-    started = time.monotonic()
     shim = build_shim(mixd.workdir)
-    await prepare(mixd)
-    await mixd.kill()
-    mark_durable(mixd.data_dir)
-    mixd.env = preload_env(shim, mixd.data_dir)
-    lost_files: list[str] = []
-    await kill_cycles(
-        mixd, ledger, seed, CUTS, lambda: lost_files.extend(lose_power(mixd.data_dir))
-    )
 
-    await resend_everything(mixd, ledger, seed)
-    findings = await read_archives(mixd, ledger)
-    assert await mixd.terminate() == 0, mixd.tail()
-    stats = statistics(ledger, mixd, time.monotonic() - started)
-    print(f"seed {seed}: {stats}; never-synced files dropped: {sorted(set(lost_files))}")
-    assert findings.ok(), f"seed {seed}, {CUTS} power cuts: {stats}\n{findings.summary()}"
+    def power_on() -> None:
+        mark_durable(mixd.data_dir)  # what setup left is on disk
+        mixd.env = preload_env(shim, mixd.data_dir)
+
+    await crash_run(
+        mixd, CUTS, "power cuts", power_on, after_kill=lambda: lose_power(mixd.data_dir)
+    )

@@ -9,6 +9,7 @@ import asyncio
 import os
 import random
 import secrets
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -61,6 +62,31 @@ async def prepare(server: MixdProcess) -> None:
 
 
 KILL_DELAY = (0.05, 0.6)  # seconds after the server reported it started
+
+
+async def crash_run(
+    server: MixdProcess,
+    kills: int,
+    what: str,
+    before_cycles: Callable[[], object] = lambda: None,
+    after_kill: Callable[[], object] = lambda: None,
+) -> None:
+    """The whole crash scenario: accounts and a channel, `kills` lifetimes
+    ended by kill -9 (and `after_kill()`), every unconfirmed message resent,
+    then every archive must hold every message exactly once."""
+    seed = run_seed()
+    ledger = Ledger()
+    started = time.monotonic()
+    await prepare(server)
+    await server.kill()  # right after setup, nothing in flight
+    before_cycles()
+    await kill_cycles(server, ledger, seed, kills, after_kill)
+    await resend_everything(server, ledger, seed)
+    findings = await read_archives(server, ledger)
+    assert await server.terminate() == 0, server.tail()
+    stats = statistics(ledger, server, time.monotonic() - started)
+    print(f"seed {seed}: {stats}")
+    assert findings.ok(), f"seed {seed}, {kills} {what}: {stats}\n{findings.summary()}"
 
 
 async def kill_cycles(
