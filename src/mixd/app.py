@@ -132,6 +132,7 @@ def mix_module(server: Server, config: Config) -> MixModule:
         message_rate=config.mix.message_rate,
         message_burst=config.mix.message_burst,
         expiry_interval=config.mix.expiry_interval,
+        retraction_window=config.mix.retraction_window,
     )
     return MixModule(server, domains, settings)
 

@@ -143,6 +143,7 @@ class MixConfig:
     message_rate: Annotated[float, Bound(ge=0)] = 50.0  # per participant and channel; 0: none
     message_burst: Annotated[int, Bound(ge=1)] = 200
     expiry_interval: Annotated[float, Bound(ge=1, le=86400)] = 60.0
+    retraction_window: Annotated[float, Bound(ge=0)] = 0.0  # seconds; 0: no limit
 
 
 @dataclass(frozen=True, slots=True)

@@ -68,6 +68,8 @@ MIX_NODE_JIDMAP: Final = "urn:xmpp:mix:nodes:jidmap"
 MIX_NODE_AVATAR: Final = "urn:xmpp:avatar:data"
 MIX_NODE_AVATAR_META: Final = "urn:xmpp:avatar:metadata"
 MIX_ADMIN: Final = "urn:xmpp:mix:admin:0"
+MIX_MISC: Final = "urn:xmpp:mix:misc:0"
+MIX_MISC_NICK_REGISTER: Final = "urn:xmpp:mix:misc:0#nick-register"
 # Ad-hoc commands (XEP-0050).
 COMMANDS: Final = "http://jabber.org/protocol/commands"
 PUBSUB: Final = "http://jabber.org/protocol/pubsub"

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from mixd.storage.contracts.archive import (
+    ArchiveConflict,
     ArchiveItemNotFound,
     ArchiveMessageNotFound,
     ArchiveQuery,
@@ -426,3 +427,63 @@ async def test_deleting_a_follower_stops_its_feed(backend: Backend) -> None:
     assert await store.followers(ROOM) == frozenset()
     assert (await store.query(q(BOB))).count == 0
     assert (await store.query(q(ROOM))).count == 1
+
+
+# -- retraction (XEP-0407 tombstones) -----------------------------------------
+
+TOMBSTONE = "<message type='groupchat'><retracted xmlns='urn:xmpp:mix:misc:0'/></message>"
+
+
+def notice(n: int, ts: int, sender: str = ALICE, origin: str | None = None) -> MessageRecord:
+    xml = f"<message type='groupchat'><retract xmlns='urn:xmpp:mix:misc:0' id='{n}'/></message>"
+    return MessageRecord(xml, ts, sender, "groupchat", origin_id=origin)
+
+
+async def test_retract_leaves_a_tombstone_every_follower_sees(backend: Backend) -> None:
+    store = backend.store
+    await store.follow(BOB, ROOM)
+    target = await to_room(store, 1)
+    other = await to_room(store, 2)
+    ts = T0 + 5000
+    stored = await store.retract(
+        ROOM, target, record(1, 0).xml, TOMBSTONE, notice(1, ts), [inc(ROOM, ALICE, ts, "pid-a")]
+    )
+    assert not stored.duplicate
+    for owner in (ROOM, BOB):
+        items = (await store.query(q(owner))).items
+        assert [i.id for i in items] == [target, other, stored.entry_ids[0]]
+        assert [i.xml for i in items] == [TOMBSTONE, record(2, 0).xml, notice(1, ts).xml]
+    assert await backend.message_rows() == 3
+
+
+async def test_retract_refuses_a_changed_or_unknown_message(backend: Backend) -> None:
+    store = backend.store
+    target = await to_room(store, 1)
+    entry = [inc(ROOM, ALICE, T0, "pid-a")]
+    with pytest.raises(ArchiveItemNotFound):
+        await store.retract(ROOM, new_id(), record(1, 0).xml, TOMBSTONE, notice(1, T0), entry)
+    with pytest.raises(ArchiveItemNotFound):  # another archive's entry is not the room's
+        await store.retract(BOB, target, record(1, 0).xml, TOMBSTONE, notice(1, T0), entry)
+    with pytest.raises(ArchiveConflict):
+        await store.retract(ROOM, target, "<message/>", TOMBSTONE, notice(1, T0), entry)
+    with pytest.raises(ArchiveConflict):
+        await store.retract(ROOM, target, None, TOMBSTONE, notice(1, T0), entry)
+    await store.retract(ROOM, target, record(1, 0).xml, TOMBSTONE, notice(1, T0), entry)
+    with pytest.raises(ArchiveConflict):  # a second retraction finds the tombstone
+        await store.retract(ROOM, target, record(1, 0).xml, TOMBSTONE, notice(1, T0), entry)
+    assert [i.xml for i in (await store.query(q(ROOM, ids=(target,)))).items] == [TOMBSTONE]
+    assert await backend.message_rows() == 2
+
+
+async def test_resent_retraction_is_found_not_repeated(backend: Backend) -> None:
+    store = backend.store
+    target = await to_room(store, 1)
+    entry = [inc(ROOM, ALICE, T0, "pid-a")]
+    first = await store.retract(
+        ROOM, target, record(1, 0).xml, TOMBSTONE, notice(1, T0, origin="r1"), entry
+    )
+    again = await store.retract(ROOM, target, None, TOMBSTONE, notice(1, T0, origin="r1"), entry)
+    assert again.duplicate and again.entry_ids == first.entry_ids
+    with pytest.raises(ArchiveConflict):  # another origin-id is another retraction
+        await store.retract(ROOM, target, None, TOMBSTONE, notice(1, T0, origin="r2"), entry)
+    assert await backend.message_rows() == 2

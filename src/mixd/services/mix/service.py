@@ -112,6 +112,7 @@ class Settings:
     message_rate: float = 50.0  # messages/s per participant and channel; 0: unlimited
     message_burst: int = 200
     expiry_interval: float = 60.0  # seconds between end-of-life sweeps
+    retraction_window: float = 0.0  # seconds a sender may retract its message; 0: always
 
 
 class MixService:
@@ -123,7 +124,9 @@ class MixService:
         self.archive: ArchiveStore = server.stores.archive
         self.settings = settings
         self.handlers: dict[tuple[Target, str, str, str], Handler] = {}
-        self.message_handlers: list[Callable[[Stanza, ChannelState], Awaitable[None]]] = []
+        # Called in order for each groupchat to a channel; one returning
+        # True has taken the message and the rest are skipped.
+        self.message_handlers: list[Callable[[Stanza, ChannelState], Awaitable[bool | None]]] = []
         # Slices beyond MIX-CORE (MIX-PRESENCE) take presence to a channel,
         # stanzas to a participant's proxy JID ('<participant id>#<channel>'),
         # and hear of every participation change; their nodes go in `rights`
@@ -298,7 +301,8 @@ class MixService:
                 await self.presence_handler(stanza, state)
         elif stanza.kind is Kind.MESSAGE and state is not None and stanza.type == "groupchat":
             for handler in self.message_handlers:
-                await handler(stanza, state)
+                if await handler(stanza, state):
+                    break
         elif stanza.kind is Kind.MESSAGE and not stanza.is_error:
             raise StanzaError(StanzaErrorCondition.BAD_REQUEST, "send groupchat messages")
 

@@ -173,6 +173,10 @@ class ArchiveMessageNotFound(StorageError):
     """`add_entries` named a message that is not stored."""
 
 
+class ArchiveConflict(StorageError):
+    """`retract` found the message changed since the caller read it."""
+
+
 class ArchiveStore(Protocol):
     """Every method may raise `StorageUnavailable`; each call is one
     transaction, committed before it returns."""
@@ -186,6 +190,25 @@ class ArchiveStore(Protocol):
 
     async def add_entries(self, message_id: str, entries: Sequence[NewEntry]) -> tuple[str, ...]:
         """Add archives to a stored message; raises `ArchiveMessageNotFound`."""
+        ...
+
+    async def retract(
+        self,
+        owner: str,
+        entry_id: str,
+        expected: str | None,
+        tombstone: str,
+        notice: MessageRecord,
+        entries: Sequence[NewEntry],
+    ) -> Stored:
+        """A retraction (XEP-0407), in one transaction. If `notice` repeats
+        an earlier one (origin-id, as in `store`), nothing is written and
+        that one comes back with `duplicate=True`. Otherwise the message
+        behind `owner`'s own entry `entry_id` (`ArchiveItemNotFound` if there
+        is none) is replaced by `tombstone`, provided it still reads
+        `expected` (`ArchiveConflict` if not; None never matches), and
+        `notice` is stored with `entries`. Every archive showing the message
+        (followers included) shows the tombstone from then on."""
         ...
 
     async def query(self, query: ArchiveQuery) -> ArchivePage:

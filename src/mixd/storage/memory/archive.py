@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from mixd.storage.contracts.archive import (
+    ArchiveConflict,
     ArchiveItem,
     ArchiveItemNotFound,
     ArchiveMessageNotFound,
@@ -63,6 +64,33 @@ class MemoryArchiveStore:
         if message_id not in self._messages:
             raise ArchiveMessageNotFound(message_id)
         return self._add(message_id, entries)
+
+    async def retract(
+        self,
+        owner: str,
+        entry_id: str,
+        expected: str | None,
+        tombstone: str,
+        notice: MessageRecord,
+        entries: Sequence[NewEntry],
+    ) -> Stored:
+        if not entries:
+            raise ValueError("a message needs at least one archive entry")
+        if notice.origin_id is not None:
+            earlier = self._earlier_copy(notice, entries)
+            if earlier is not None:
+                return earlier
+        target = next((e for e in self._archives.get(owner, []) if e.id == entry_id), None)
+        if target is None:
+            raise ArchiveItemNotFound(entry_id)
+        message = self._messages[target.message_id]
+        if expected is None or message.xml != expected:
+            raise ArchiveConflict(entry_id)
+        self._messages[target.message_id] = replace(message, xml=tombstone)
+        message_id = new_id()
+        self._messages[message_id] = notice
+        self._refs[message_id] = 0
+        return Stored(message_id, self._add(message_id, entries))
 
     def _earlier_copy(self, message: MessageRecord, entries: Sequence[NewEntry]) -> Stored | None:
         for message_id, earlier in self._messages.items():

@@ -23,6 +23,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from mixd.storage.contracts.archive import (
+    ArchiveConflict,
+    ArchiveItemNotFound,
     ArchiveMessageNotFound,
     ArchivePage,
     ArchiveQuery,
@@ -91,6 +93,56 @@ class PostgresArchiveStore:
                 if earlier is not None:
                     return earlier
             await _lock_owners(conn, entries)
+            seq = await conn.fetchval(_INSERT_MESSAGE, *values)
+            await _insert_entries(conn, int(seq), entries, entry_ids)
+            return Stored(message_id, entry_ids)
+
+        return await self._db.run(job)
+
+    async def retract(
+        self,
+        owner: str,
+        entry_id: str,
+        expected: str | None,
+        tombstone: str,
+        notice: MessageRecord,
+        entries: Sequence[NewEntry],
+    ) -> Stored:
+        if not entries:
+            raise ValueError("a message needs at least one archive entry")
+        message_id = new_id()
+        entry_ids = tuple(new_id() for _ in entries)
+        values = (
+            message_id,
+            notice.xml,
+            notice.timestamp,
+            notice.sender,
+            notice.type,
+            notice.origin_id,
+        )
+
+        async def job(conn: Connection) -> Stored:
+            if notice.origin_id is not None:
+                await conn.execute(_LOCK_ORIGIN, notice.sender, notice.origin_id)
+                earlier = await _earlier_copy(conn, notice, entries)
+                if earlier is not None:
+                    return earlier
+            await _lock_owners(conn, entries)
+            # The row lock makes two retractions of one message take turns:
+            # the second finds the tombstone, not what it expected.
+            found = await conn.fetchrow(
+                "SELECT m.seq, m.xml FROM archive_entries x JOIN messages m ON m.seq = x.message"
+                " WHERE x.owner = $1 AND x.id = $2 FOR UPDATE OF m",
+                owner,
+                entry_id,
+            )
+            if found is None:
+                raise ArchiveItemNotFound(entry_id)
+            if expected is None or found["xml"] != expected:
+                raise ArchiveConflict(entry_id)
+            await conn.execute(
+                "UPDATE messages SET xml = $1 WHERE seq = $2", tombstone, found["seq"]
+            )
             seq = await conn.fetchval(_INSERT_MESSAGE, *values)
             await _insert_entries(conn, int(seq), entries, entry_ids)
             return Stored(message_id, entry_ids)

@@ -18,6 +18,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from mixd.storage.contracts.archive import (
+    ArchiveConflict,
+    ArchiveItemNotFound,
     ArchiveMessageNotFound,
     ArchivePage,
     ArchiveQuery,
@@ -75,6 +77,43 @@ class SQLiteArchiveStore:
                 if earlier is not None:
                     return earlier
             seq = conn.execute(_INSERT_MESSAGE, row).lastrowid
+            assert seq is not None
+            _insert_entries(conn, seq, entries, entry_ids)
+            return Stored(message_id, entry_ids)
+
+        return await self._db.run(job)
+
+    async def retract(
+        self,
+        owner: str,
+        entry_id: str,
+        expected: str | None,
+        tombstone: str,
+        notice: MessageRecord,
+        entries: Sequence[NewEntry],
+    ) -> Stored:
+        if not entries:
+            raise ValueError("a message needs at least one archive entry")
+        message_id = new_id()
+        entry_ids = tuple(new_id() for _ in entries)
+        row = (message_id, notice.xml, notice.timestamp, notice.sender, notice.type)
+
+        def job(conn: sqlite3.Connection) -> Stored:
+            if notice.origin_id is not None:
+                earlier = _earlier_copy(conn, notice, entries)
+                if earlier is not None:
+                    return earlier
+            found = conn.execute(
+                "SELECT m.seq, m.xml FROM archive_entries x JOIN messages m ON m.seq = x.message"
+                " WHERE x.owner = ? AND x.id = ?",
+                (owner, entry_id),
+            ).fetchone()
+            if found is None:
+                raise ArchiveItemNotFound(entry_id)
+            if expected is None or found[1] != expected:
+                raise ArchiveConflict(entry_id)
+            conn.execute("UPDATE messages SET xml = ? WHERE seq = ?", (tombstone, found[0]))
+            seq = conn.execute(_INSERT_MESSAGE, (*row, notice.origin_id)).lastrowid
             assert seq is not None
             _insert_entries(conn, seq, entries, entry_ids)
             return Stored(message_id, entry_ids)
