@@ -35,6 +35,7 @@ from mixd.storage.postgres.accounts import PostgresAccountStore
 from mixd.storage.postgres.archive import PostgresArchiveStore
 from mixd.storage.postgres.database import PostgresDatabase
 from mixd.storage.postgres.mix import PostgresMixStore
+from mixd.storage.postgres.mix_misc import PostgresMixMiscStore
 from mixd.storage.postgres.offline import PostgresOfflineStore
 from mixd.storage.postgres.pep import PostgresPepStore
 from mixd.storage.postgres.roster import PostgresRosterStore
@@ -42,6 +43,7 @@ from mixd.storage.sqlite.accounts import SQLiteAccountStore
 from mixd.storage.sqlite.archive import SQLiteArchiveStore
 from mixd.storage.sqlite.database import SQLiteDatabase
 from mixd.storage.sqlite.mix import SQLiteMixStore
+from mixd.storage.sqlite.mix_misc import SQLiteMixMiscStore
 from mixd.storage.sqlite.offline import SQLiteOfflineStore
 from mixd.storage.sqlite.pep import SQLitePepStore
 from mixd.storage.sqlite.roster import SQLiteRosterStore
@@ -105,6 +107,7 @@ def sqlite_stores(db: SQLiteDatabase) -> Stores:
         accounts=SQLiteAccountStore(db),
         archive=SQLiteArchiveStore(db),
         mix=SQLiteMixStore(db),
+        mix_misc=SQLiteMixMiscStore(db),
         offline=SQLiteOfflineStore(db),
         pep=SQLitePepStore(db),
         roster=SQLiteRosterStore(db),
@@ -117,6 +120,7 @@ def postgres_stores(db: PostgresDatabase) -> Stores:
         accounts=PostgresAccountStore(db),
         archive=PostgresArchiveStore(db),
         mix=PostgresMixStore(db),
+        mix_misc=PostgresMixMiscStore(db),
         offline=PostgresOfflineStore(db),
         pep=PostgresPepStore(db),
         roster=PostgresRosterStore(db),

@@ -83,7 +83,13 @@ async def test_configuration_node_defaults_and_every_field(witches: tuple[Any, .
     assert config["FORM_TYPE"] == [ADMIN]
     assert config["Owner"] == ["hag66@localhost"]
     assert config["Administrator"] == [] and config["End of Life"] == []
-    assert config["Nodes Present"] == ["banned", "information", "participants", "presence"]
+    assert config["Nodes Present"] == [
+        "avatar",
+        "banned",
+        "information",
+        "participants",
+        "presence",
+    ]
     assert config["Messages Node Subscription"] == ["participants"]
     assert config["Allowed Node Subscription"] == ["admins"]
     assert config["Configuration Node Access"] == ["owners"]
@@ -144,7 +150,7 @@ async def test_owner_changes_configuration_subscribers_are_told(
         ("Owner", ("not a jid@@",), "Owner"),
         ("Administrator", ("hecate@localhost/res",), "Administrator"),
         ("End of Life", ("next tuesday",), "End of Life"),
-        ("Nodes Present", ("participants", "avatar"), "Nodes Present"),
+        ("Nodes Present", ("participants", "gallery"), "Nodes Present"),
         ("Messages Node Subscription", ("owners",), "Messages Node Subscription"),
         ("Open Presence", ("maybe",), "Open Presence"),
         ("Colour", ("red",), "Colour"),

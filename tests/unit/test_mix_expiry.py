@@ -12,6 +12,7 @@ from mixd.storage.contracts.mix import Channel
 from mixd.storage.memory.accounts import MemoryAccountStore
 from mixd.storage.memory.archive import MemoryArchiveStore
 from mixd.storage.memory.mix import MemoryMixStore
+from mixd.storage.memory.mix_misc import MemoryMixMiscStore
 from mixd.storage.memory.offline import MemoryOfflineStore
 from mixd.storage.memory.pep import MemoryPepStore
 from mixd.storage.memory.roster import MemoryRosterStore
@@ -20,10 +21,12 @@ SERVICE = "mix.example.org"
 
 
 def server() -> Server:
+    mix = MemoryMixStore()
     stores = Stores(
         accounts=MemoryAccountStore(),
         archive=MemoryArchiveStore(),
-        mix=MemoryMixStore(),
+        mix=mix,
+        mix_misc=MemoryMixMiscStore(mix),
         offline=MemoryOfflineStore(),
         pep=MemoryPepStore(),
         roster=MemoryRosterStore(),

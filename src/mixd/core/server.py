@@ -16,6 +16,7 @@ from mixd.core.sessions import SessionManager
 from mixd.storage.contracts.accounts import AccountStore
 from mixd.storage.contracts.archive import ArchiveStore
 from mixd.storage.contracts.mix import MixStore
+from mixd.storage.contracts.mix_misc import MixMiscStore
 from mixd.storage.contracts.offline import OfflineStore
 from mixd.storage.contracts.pep import PepStore
 from mixd.storage.contracts.roster import RosterStore
@@ -26,6 +27,7 @@ class Stores:
     accounts: AccountStore
     archive: ArchiveStore
     mix: MixStore
+    mix_misc: MixMiscStore
     offline: OfflineStore
     pep: PepStore
     roster: RosterStore

@@ -104,13 +104,14 @@ def default_rights() -> dict[str, NodeRights]:
 
 
 def node_options(rights: Mapping[str, NodeRights]) -> tuple[str, ...]:
-    """The values "Nodes Present" offers: the optional nodes this service has."""
-    return tuple(sorted(r.option for r in rights.values() if r.option is not None))
+    """The values "Nodes Present" offers: the optional nodes this service has
+    (one option may stand for several nodes: "avatar")."""
+    return tuple(sorted({r.option for r in rights.values() if r.option is not None}))
 
 
 def default_present(rights: Mapping[str, NodeRights]) -> tuple[str, ...]:
     return tuple(
-        sorted(r.option for r in rights.values() if r.option is not None and r.present_by_default)
+        sorted({r.option for r in rights.values() if r.option is not None and r.present_by_default})
     )
 
 
