@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from mixd.storage.contracts.mix import Channel, MixStore
+from mixd.storage.contracts.mix import Channel, MixStore, Participant
 from mixd.storage.contracts.mix_misc import (
     ChannelNotFound,
     MixMiscStore,
@@ -114,3 +114,15 @@ async def test_registered_nicks_are_unique_per_service(stores: Stores) -> None:
     assert not await misc.unregister_nick(SERVICE, ALICE)
     assert await misc.registered_nick(SERVICE, ALICE) is None
     assert await misc.nick_holder(SERVICE, "hag") is None
+
+
+async def test_channels_of_a_user(stores: Stores) -> None:
+    coffee = await channel(stores)
+    tea = await channel(stores, f"tea@{SERVICE}")
+    elsewhere = await channel(stores, f"tea@{OTHER}")
+    for jid in (tea, coffee, elsewhere):
+        await stores.mix.join(Participant(jid, ALICE, "pa", "alice", frozenset(), 1))
+    await stores.mix.join(Participant(tea, BOB, "pb", "bob", frozenset(), 1))
+    assert await stores.misc.channels_of(SERVICE, ALICE) == [coffee, tea]
+    assert await stores.misc.channels_of(SERVICE, BOB) == [tea]
+    assert await stores.misc.channels_of(OTHER, BOB) == []

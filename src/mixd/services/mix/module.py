@@ -20,6 +20,7 @@ from mixd.services.mix.lifecycle import Lifecycle
 from mixd.services.mix.membership import Membership
 from mixd.services.mix.messages import Messages
 from mixd.services.mix.misc.avatar import ChannelAvatar
+from mixd.services.mix.misc.nicks import RegisteredNicks
 from mixd.services.mix.misc.retraction import Retractions
 from mixd.services.mix.muc.face import MucFace
 from mixd.services.mix.nodes import Nodes
@@ -52,6 +53,7 @@ def build_service(server: Server, domain: str, settings: Settings) -> MixService
     Retractions(service, messages)
     ChannelAvatar(service)  # after Nodes: it answers avatar reads first
     MucFace(service)  # after the slices whose disco and MAM answers it extends
+    RegisteredNicks(service)  # after the MUC face: it checks nicks of entering clients too
     return service
 
 
@@ -61,7 +63,7 @@ class MixModule(Module):
         Xep(369, "0.14.6"),
         Xep(403, "0.3.2", "presence node kept in memory; no presence probes at start-up"),
         Xep(406, "0.3.1"),
-        Xep(407, "0.1.2", "message retraction, avatar"),
+        Xep(407, "0.1.2", "message retraction, avatar, nick registration"),
         Xep(84, "1.1.4", "the channel's avatar nodes"),
         Xep(408, "0.2.0", "fully integrated mode: every channel is also a MUC room"),
         Xep(45, "1.35.5", "occupant side of rooms; no private messages or moderation yet"),

@@ -66,3 +66,7 @@ class MixMiscStore(Protocol):
     async def unregister_nick(self, service: str, user: str) -> bool:
         """False if the user had none."""
         ...
+
+    async def channels_of(self, service: str, user: str) -> list[str]:
+        """The channels of `service` the user is a participant of, sorted."""
+        ...

@@ -47,3 +47,13 @@ class MemoryMixMiscStore:
 
     async def unregister_nick(self, service: str, user: str) -> bool:
         return self._nicks.pop((service, user), None) is not None
+
+    async def channels_of(self, service: str, user: str) -> list[str]:
+        found, after = [], None
+        while batch := await self._channels.list_channels(service, after, 500, adhoc=True):
+            for channel in batch:
+                participants = await self._channels.participants(channel.jid)
+                if any(p.jid == user for p in participants):
+                    found.append(channel.jid)
+            after = batch[-1].jid
+        return found

@@ -131,3 +131,15 @@ class PostgresMixMiscStore:
             return bool(removed)
 
         return await self._db.run(job)
+
+    async def channels_of(self, service: str, user: str) -> list[str]:
+        async def job(conn: Connection) -> list[str]:
+            rows = await conn.fetch(
+                "SELECT p.channel FROM mix_participants p JOIN mix_channels c ON c.jid = p.channel"
+                " WHERE p.jid = $1 AND c.service = $2 ORDER BY p.channel",
+                user,
+                service,
+            )
+            return [str(row["channel"]) for row in rows]
+
+        return await self._db.run(job, read_only=True)

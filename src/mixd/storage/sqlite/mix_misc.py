@@ -107,3 +107,14 @@ class SQLiteMixMiscStore:
             return removed.rowcount > 0
 
         return await self._db.run(job)
+
+    async def channels_of(self, service: str, user: str) -> list[str]:
+        def job(conn: sqlite3.Connection) -> list[str]:
+            rows = conn.execute(
+                "SELECT p.channel FROM mix_participants p JOIN mix_channels c ON c.jid = p.channel"
+                " WHERE p.jid = ? AND c.service = ? ORDER BY p.channel",
+                (user, service),
+            ).fetchall()
+            return [str(row[0]) for row in rows]
+
+        return await self._db.run(job)

@@ -17,3 +17,6 @@ CREATE TABLE mix_registered_nicks (
     PRIMARY KEY (service, jid),
     CONSTRAINT mix_registered_nicks_key UNIQUE (service, nick_key)
 );
+
+-- A user's channels (registering a nick renames the user in each).
+CREATE INDEX mix_participants_user ON mix_participants (jid);
