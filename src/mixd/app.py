@@ -137,6 +137,7 @@ def mix_module(server: Server, config: Config) -> MixModule:
         message_burst=config.mix.message_burst,
         expiry_interval=config.mix.expiry_interval,
         retraction_window=config.mix.retraction_window,
+        invitation_lifetime=config.mix.invitation_lifetime,
     )
     return MixModule(server, domains, settings)
 

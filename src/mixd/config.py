@@ -144,6 +144,7 @@ class MixConfig:
     message_burst: Annotated[int, Bound(ge=1)] = 200
     expiry_interval: Annotated[float, Bound(ge=1, le=86400)] = 60.0
     retraction_window: Annotated[float, Bound(ge=0)] = 0.0  # seconds; 0: no limit
+    invitation_lifetime: Annotated[float, Bound(ge=60, le=31536000)] = 604800.0  # 7 days
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,6 +20,7 @@ from mixd.services.mix.lifecycle import Lifecycle
 from mixd.services.mix.membership import Membership
 from mixd.services.mix.messages import Messages
 from mixd.services.mix.misc.avatar import ChannelAvatar
+from mixd.services.mix.misc.invitations import Invitations
 from mixd.services.mix.misc.nicks import RegisteredNicks
 from mixd.services.mix.misc.retraction import Retractions
 from mixd.services.mix.muc.face import MucFace
@@ -54,6 +55,7 @@ def build_service(server: Server, domain: str, settings: Settings) -> MixService
     ChannelAvatar(service)  # after Nodes: it answers avatar reads first
     MucFace(service)  # after the slices whose disco and MAM answers it extends
     RegisteredNicks(service)  # after the MUC face: it checks nicks of entering clients too
+    Invitations(service, admin)  # after RegisteredNicks: its join wraps theirs
     return service
 
 
@@ -63,7 +65,7 @@ class MixModule(Module):
         Xep(369, "0.14.6"),
         Xep(403, "0.3.2", "presence node kept in memory; no presence probes at start-up"),
         Xep(406, "0.3.1"),
-        Xep(407, "0.1.2", "message retraction, avatar, nick registration"),
+        Xep(407, "0.1.2", "retraction, avatar, nick registration, invitations"),
         Xep(84, "1.1.4", "the channel's avatar nodes"),
         Xep(408, "0.2.0", "fully integrated mode: every channel is also a MUC room"),
         Xep(45, "1.35.5", "occupant side of rooms; no private messages or moderation yet"),

@@ -113,6 +113,7 @@ class Settings:
     message_burst: int = 200
     expiry_interval: float = 60.0  # seconds between end-of-life sweeps
     retraction_window: float = 0.0  # seconds a sender may retract its message; 0: always
+    invitation_lifetime: float = 7 * 86400.0  # seconds an invitation (XEP-0407) is valid
 
 
 class MixService:
