@@ -59,3 +59,26 @@ def test_scram_proof_is_compared_in_constant_time(
                 server.server_final(client.get_client_final())
         # The key recovered from the client's proof against the stored key.
         assert [b for _, b in compared if b == credential.stored_key] == [credential.stored_key]
+
+
+@pytest.mark.parametrize("forged", [False, True])
+def test_invitation_tokens_are_compared_in_constant_time(
+    monkeypatch: pytest.MonkeyPatch, forged: bool
+) -> None:
+    from mixd.codec.xep0407_misc import Invitation
+    from mixd.services.mix.misc import invitations
+
+    seen: list[tuple[str, str]] = []
+
+    def spy(a: str, b: str) -> bool:
+        seen.append((a, b))
+        return REAL_COMPARE(a, b)
+
+    monkeypatch.setattr(invitations.hmac, "compare_digest", spy)
+    key = invitations.invitation_key(b"k" * 32)
+    token = invitations.make_token(key, "c@mix.example", "a@example", "b@example", 100)
+    if forged:
+        token = token[:-1] + ("A" if token[-1] != "A" else "B")
+    invitation = Invitation("a@example", "b@example", "c@mix.example", token)
+    assert invitations.token_valid(key, invitation, 0) is not forged
+    assert [b for _, b in seen] == [token.partition(".")[2]]
