@@ -104,6 +104,7 @@ RECORD_ELEMENTS = {
     "xep0059_rsm.RsmRequest": (NS.RSM, "set"),
     "xep0059_rsm.RsmResult": (NS.RSM, "set"),
     "xep0060_pubsub.Item": (NS.PUBSUB, "item"),
+    "xep0407_misc.Invitation": (NS.MIX_MISC, "invitation"),
 }
 
 

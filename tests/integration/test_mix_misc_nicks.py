@@ -5,6 +5,7 @@ without a nick, renaming in the user's channels."""
 from __future__ import annotations
 
 import re
+import xml.etree.ElementTree as ET
 from typing import Any
 
 import pytest
@@ -139,3 +140,13 @@ async def test_muc_entering_with_a_registered_nick_is_conflict(
         await muc.join_muc_wait(COVEN, nick, maxstanzas=0, timeout=TIMEOUT)
     assert err.value.condition == "conflict"
     await muc.join_muc_wait(COVEN, "hecate", maxstanzas=0, timeout=TIMEOUT)
+
+
+async def test_account_removal_releases_the_nick(witches: tuple[Any, ...]) -> None:
+    hag, hecate, _ = witches
+    await iq(hag, SERVICE, register("Third Witch"))
+    assert await condition(iq(hecate, SERVICE, register("Third Witch"))) == "conflict"
+    removal = hag.make_iq_set(ito="hag66@localhost")
+    removal.append(ET.fromstring("<query xmlns='jabber:iq:register'><remove/></query>"))
+    await removal.send(timeout=TIMEOUT)
+    assert registered(await iq(hecate, SERVICE, register("Third Witch"))) == "Third Witch"

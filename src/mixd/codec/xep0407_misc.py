@@ -87,10 +87,10 @@ class Invitation:
 
     @classmethod
     def decode(cls, element: Element) -> Self:
-        values = [element.find_text(element.ns, name) for name in cls.FIELDS]
+        values = [(element.find_text(element.ns, name) or "").strip() for name in cls.FIELDS]
         if any(not value or len(value) > 3071 for value in values):
             raise CodecError("<invitation/> needs inviter, invitee, channel and token")
-        inviter, invitee, channel, token = (str(value).strip() for value in values)
+        inviter, invitee, channel, token = values
         return cls(inviter, invitee, channel, token)
 
     def encode(self, ns: str = NS.MIX_MISC) -> Element:

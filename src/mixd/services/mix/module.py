@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from mixd.core.module import Module, Xep
+from mixd.core.events import AccountRemoving
+from mixd.core.module import Listener, Module, Xep
 from mixd.services.mix.admin.commands import Commands
 from mixd.services.mix.admin.expiry import Expiry
 from mixd.services.mix.admin.nodes import AdminNodes
@@ -21,7 +23,7 @@ from mixd.services.mix.membership import Membership
 from mixd.services.mix.messages import Messages
 from mixd.services.mix.misc.avatar import ChannelAvatar
 from mixd.services.mix.misc.invitations import Invitations
-from mixd.services.mix.misc.nicks import RegisteredNicks
+from mixd.services.mix.misc.nicks import RegisteredNicks, release_nick
 from mixd.services.mix.misc.retraction import Retractions
 from mixd.services.mix.muc.face import MucFace
 from mixd.services.mix.nodes import Nodes
@@ -82,6 +84,14 @@ class MixModule(Module):
             for domain, service in self.services.items()
         }
         self._sweeps: list[asyncio.Task[None]] = []
+
+    def listeners(self) -> Sequence[Listener]:
+        return (Listener(AccountRemoving, self.on_account_removing),)
+
+    async def on_account_removing(self, event: AccountRemoving) -> None:
+        """A removed account's registered nicks are free again (XEP-0407)."""
+        for service in self.services.values():
+            await release_nick(service, event.account)
 
     async def start(self) -> None:
         for domain, service in self.services.items():

@@ -18,6 +18,7 @@ A registered nick is the user's across the service:
   `conflict`.
 A participant who held the nick in a channel before someone registered it
 keeps it there until changing nick (the registration does not evict).
+Removing an account (XEP-0077) releases its registrations.
 """
 
 from __future__ import annotations
@@ -170,3 +171,8 @@ class RegisteredNicks:
 
 def _user(request: Request) -> str:
     return str(request.sender.bare)
+
+
+async def release_nick(service: MixService, account: JID) -> None:
+    """Forget the nick `account` registered with `service` (account removal)."""
+    await guarded(service.server.stores.mix_misc.unregister_nick(service.domain, str(account.bare)))
