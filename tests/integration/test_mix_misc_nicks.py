@@ -150,3 +150,11 @@ async def test_account_removal_releases_the_nick(witches: tuple[Any, ...]) -> No
     removal.append(ET.fromstring("<query xmlns='jabber:iq:register'><remove/></query>"))
     await removal.send(timeout=TIMEOUT)
     assert registered(await iq(hecate, SERVICE, register("Third Witch"))) == "Third Witch"
+
+
+async def test_registrations_are_rate_limited(witches: tuple[Any, ...]) -> None:
+    grey = witches[2]
+    for n in range(5):
+        await iq(grey, SERVICE, register(f"cat {n}"))
+    assert await condition(iq(grey, SERVICE, register("cat 5"))) == "resource-constraint"
+    assert registered(await iq(grey, SERVICE, register(None), "get")) == "cat 4"
