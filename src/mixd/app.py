@@ -33,6 +33,7 @@ from mixd.services.mix.module import MixModule
 from mixd.services.mix.service import Settings as MixSettings
 from mixd.storage.postgres.accounts import PostgresAccountStore
 from mixd.storage.postgres.archive import PostgresArchiveStore
+from mixd.storage.postgres.blocklist import PostgresBlocklistStore
 from mixd.storage.postgres.database import PostgresDatabase
 from mixd.storage.postgres.mix import PostgresMixStore
 from mixd.storage.postgres.mix_misc import PostgresMixMiscStore
@@ -41,6 +42,7 @@ from mixd.storage.postgres.pep import PostgresPepStore
 from mixd.storage.postgres.roster import PostgresRosterStore
 from mixd.storage.sqlite.accounts import SQLiteAccountStore
 from mixd.storage.sqlite.archive import SQLiteArchiveStore
+from mixd.storage.sqlite.blocklist import SQLiteBlocklistStore
 from mixd.storage.sqlite.database import SQLiteDatabase
 from mixd.storage.sqlite.mix import SQLiteMixStore
 from mixd.storage.sqlite.mix_misc import SQLiteMixMiscStore
@@ -111,6 +113,7 @@ def sqlite_stores(db: SQLiteDatabase) -> Stores:
         offline=SQLiteOfflineStore(db),
         pep=SQLitePepStore(db),
         roster=SQLiteRosterStore(db),
+        blocklist=SQLiteBlocklistStore(db),
     )
 
 
@@ -124,6 +127,7 @@ def postgres_stores(db: PostgresDatabase) -> Stores:
         offline=PostgresOfflineStore(db),
         pep=PostgresPepStore(db),
         roster=PostgresRosterStore(db),
+        blocklist=PostgresBlocklistStore(db),
     )
 
 

@@ -11,6 +11,7 @@ from mixd.services.mix.service import Settings
 from mixd.storage.contracts.mix import Channel
 from mixd.storage.memory.accounts import MemoryAccountStore
 from mixd.storage.memory.archive import MemoryArchiveStore
+from mixd.storage.memory.blocklist import MemoryBlocklistStore
 from mixd.storage.memory.mix import MemoryMixStore
 from mixd.storage.memory.mix_misc import MemoryMixMiscStore
 from mixd.storage.memory.offline import MemoryOfflineStore
@@ -30,6 +31,7 @@ def server() -> Server:
         offline=MemoryOfflineStore(),
         pep=MemoryPepStore(),
         roster=MemoryRosterStore(),
+        blocklist=MemoryBlocklistStore(),
     )
     return Server(frozenset({"example.org"}), SessionManager(10, "replace"), stores)
 

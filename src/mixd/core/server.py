@@ -15,6 +15,7 @@ from mixd.core.router import Router
 from mixd.core.sessions import SessionManager
 from mixd.storage.contracts.accounts import AccountStore
 from mixd.storage.contracts.archive import ArchiveStore
+from mixd.storage.contracts.blocklist import BlocklistStore
 from mixd.storage.contracts.mix import MixStore
 from mixd.storage.contracts.mix_misc import MixMiscStore
 from mixd.storage.contracts.offline import OfflineStore
@@ -31,6 +32,7 @@ class Stores:
     offline: OfflineStore
     pep: PepStore
     roster: RosterStore
+    blocklist: BlocklistStore
 
 
 class Server:
