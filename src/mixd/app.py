@@ -26,6 +26,7 @@ from mixd.net.component import ComponentConnection, ComponentSettings
 from mixd.net.policy import ConnectionPolicy, release_idle_parsers
 from mixd.net.session import ClientSession
 from mixd.net.tls import certificate_fingerprint, ensure_certificate, server_ssl_context
+from mixd.services.blocking import BlockingModule
 from mixd.services.catalog import DEFAULT_MODULES
 from mixd.services.mam import MamLimits, MamModule
 from mixd.services.mix import rules as mix_rules
@@ -154,6 +155,8 @@ def build_module(module_type: type[Module], server: Server, config: Config) -> M
             m.user_query_rate, m.user_query_burst, m.global_query_rate, m.global_query_burst
         )
         return MamModule(server, limits)
+    if module_type is BlockingModule:
+        return BlockingModule(server, config.blocking.max_items)
     return module_type(server)
 
 

@@ -158,6 +158,13 @@ class MamConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class BlockingConfig:
+    """[blocking]: the Blocking Command (XEP-0191)."""
+
+    max_items: Annotated[int, Bound(ge=1, le=100_000)] = 1000  # entries per account
+
+
+@dataclass(frozen=True, slots=True)
 class ClusterConfig:
     """[cluster]: several nodes sharing one PostgreSQL database and one Redis
     (docs/scaling.md); off by default."""
@@ -206,6 +213,7 @@ class Config:
     registration: RegistrationConfig = RegistrationConfig()
     mix: MixConfig = MixConfig()
     mam: MamConfig = MamConfig()
+    blocking: BlockingConfig = BlockingConfig()
     cluster: ClusterConfig = ClusterConfig()
     components: ComponentsConfig = ComponentsConfig()
     log: LogConfig = LogConfig()

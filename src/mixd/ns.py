@@ -92,3 +92,6 @@ MUC_STABLE_ID: Final = "http://jabber.org/protocol/muc#stable_id"
 MUC_SELF_PING: Final = "http://jabber.org/protocol/muc#self-ping-optimization"
 MIX_MUC: Final = "urn:xmpp:mix:muc:0"
 OCCUPANT_ID: Final = "urn:xmpp:occupant-id:0"
+# Blocking Command (XEP-0191).
+BLOCKING: Final = "urn:xmpp:blocking"
+BLOCKING_ERRORS: Final = "urn:xmpp:blocking:errors"

@@ -51,6 +51,14 @@ class MessageStage:
         return False
 
 
+class StanzaFilter(Protocol):
+    async def admit(self, stanza: Stanza, session: Session | None) -> None:
+        """Called first for every stanza routed (`session` is the sending
+        client's, None for what the server routes): raise StanzaError to
+        refuse it, AlreadyHandled to drop it silently. Blocking (XEP-0191)."""
+        ...
+
+
 class PresenceStage(Protocol):
     async def claim(self, stanza: Stanza, to: JID) -> bool:
         """Take over a presence to local account `to` (bare) before the

@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import logging
 from collections.abc import Awaitable, Callable
@@ -30,7 +31,13 @@ from mixd.codec.xep0203_delay import strip_delays
 from mixd.core.events import PresenceBroadcast
 from mixd.core.hooks import Hooks
 from mixd.core.module import IqRequest, Scope
-from mixd.core.pipeline import AlreadyHandled, MessageStage, PresenceHandler, PresenceStage
+from mixd.core.pipeline import (
+    AlreadyHandled,
+    MessageStage,
+    PresenceHandler,
+    PresenceStage,
+    StanzaFilter,
+)
 from mixd.core.registry import ModuleRegistry
 from mixd.core.sessions import Session, SessionManager
 from mixd.errors import StanzaError, StanzaErrorCondition
@@ -71,6 +78,7 @@ class Router:
         self.message_stages: list[MessageStage] = []
         self.presence: PresenceHandler | None = None
         self.presence_stages: list[PresenceStage] = []
+        self.filters: list[StanzaFilter] = []
         self._iq_ids = itertools.count(1)
         # Cluster mode: request ids end with "-<node>" so answers find their way back.
         self.iq_id_suffix = ""
@@ -145,7 +153,8 @@ class Router:
             # from the user's bare JID, an IQ a channel relays from a proxy
             # JID): the error goes back the same way.
             reply = stanza_error_reply(stanza, error)
-            await self._route(self._stanza(reply), None)
+            with contextlib.suppress(AlreadyHandled):  # e.g. the recipient blocks its sender
+                await self._route(self._stanza(reply), None)
         else:
             self.reply_error(stanza, error)
 
@@ -201,6 +210,8 @@ class Router:
         )
 
     async def _route(self, stanza: Stanza, session: Session | None) -> None:
+        for screen in self.filters:
+            await screen.admit(stanza, session)
         if session is not None:
             if stanza.kind is not Kind.IQ:
                 strip_delays(stanza.element, self._server_claims)  # RELIABILITY C4

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from mixd.core.module import Module
+from mixd.services.blocking import BlockingModule
 from mixd.services.caps import CapsModule
 from mixd.services.carbons import CarbonsModule
 from mixd.services.disco import DiscoModule
@@ -22,6 +23,8 @@ DEFAULT_MODULES: tuple[type[Module], ...] = (
     CapsModule,
     RosterModule,
     PresenceModule,
+    # Its router filter runs before every message stage (nothing blocked is archived).
+    BlockingModule,
     # After caps and presence: PEP asks caps for +notify features when
     # presence is broadcast, and reads rosters for access.
     PepModule,

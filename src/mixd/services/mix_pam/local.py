@@ -6,6 +6,9 @@ same text with the user's bare JID spliced in as `to` and as the `by` of the
 user's `<stanza-id/>` (the channel's archive id, which the user's archive
 shows through following the channel). Each MIX-capable available resource
 gets it; writes to one connection are coalesced by the connection.
+A user whose blocklist (XEP-0191) blocks the channel or the sender gets
+nothing: one set lookup per recipient, against the list kept in memory for
+every user with a session here.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from typing import TYPE_CHECKING
 
 from mixd import ns as NS
 from mixd.core.sessions import Session
+from mixd.services.blocking import BlockingModule
 from mixd.services.caps import CapsModule
 from mixd.services.mix.state import ChannelState
 from mixd.xml.element import Element
@@ -68,11 +72,25 @@ class LocalMembers:
         if not isinstance(caps, CapsModule):
             return
         sessions_of = self.module.server.sessions.of
+        blocking = self.module.server.registry.modules.get("blocking")
+        screen = (
+            blocking.screen_channel_message(message)
+            if isinstance(blocking, BlockingModule)
+            else None
+        )
         for user in users:
             sessions = sessions_of(user)
             if not sessions:
                 continue
             data = spliced.render_jid(user)
+            if screen is not None:
+                blocked = screen(user)
+                if blocked is None:  # the list is being loaded (session just bound)
+                    assert isinstance(blocking, BlockingModule)
+                    self.module.server.spawn(self._after_blocklist(blocking, message, data, user))
+                    continue
+                if blocked:
+                    continue
             for session in sessions:
                 if session.available:
                     supported = caps.supports_now(session, NS.MIX_CORE)
@@ -81,6 +99,18 @@ class LocalMembers:
                     elif supported is None:  # its client is being asked right now
                         waiting = self._when_known(caps, session, data, user, still)
                         self.module.server.spawn(waiting)
+
+    async def _after_blocklist(
+        self, blocking: BlockingModule, message: Element, data: str, user: str
+    ) -> None:
+        if await blocking.blocked_async(user, message):
+            return
+        caps = self.module.server.registry.modules.get("caps")
+        if not isinstance(caps, CapsModule):
+            return
+        for session in list(self.module.server.sessions.of(user)):
+            if session.available and await caps.supports(session, NS.MIX_CORE):
+                session.deliver_xml(data)
 
     @staticmethod
     async def _when_known(
