@@ -4,6 +4,7 @@ does to messages, presence and IQs in both directions."""
 from __future__ import annotations
 
 import asyncio
+import xml.etree.ElementTree as ET
 from typing import Any
 
 import pytest
@@ -13,6 +14,7 @@ from slixmpp.exceptions import IqError
 from tests.helpers import TIMEOUT, ServerHandle
 from tests.mam_client import MAM_PLUGINS, mam_query
 from tests.mix_client import Inbox, iq
+from tests.roster_client import befriend
 
 BLOCKING = "urn:xmpp:blocking"
 BLOCKED = "{urn:xmpp:blocking:errors}blocked"
@@ -216,3 +218,74 @@ async def test_offline_messages_from_blocked_sender_are_not_stored(users: Server
     [message] = await got.wait(1)
     assert message["body"] == "wake up"
     assert (await mam_query(juliet)).bodies == ["wake up"]
+
+
+def presences(xmpp: ClientXMPP, sender: str) -> asyncio.Queue[Any]:
+    """Every presence stanza from `sender` (bare JID) the client gets."""
+    queue: asyncio.Queue[Any] = asyncio.Queue()
+
+    def on_presence(stanza: Any) -> None:
+        if str(stanza["from"].bare) == sender:
+            queue.put_nowait(stanza)
+
+    for event in ("presence_available", "presence_unavailable", "presence_error"):
+        xmpp.add_event_handler(event, on_presence)
+    return queue
+
+
+async def available(queue: asyncio.Queue[Any]) -> None:
+    while (await asyncio.wait_for(queue.get(), TIMEOUT))["type"] != "available":
+        pass
+
+
+async def test_presence_on_block_and_unblock(users: ServerHandle) -> None:
+    await befriend(users, "juliet@localhost", "romeo@localhost")
+    romeo = await login(users, "romeo@localhost/b", presence=False)
+    from_juliet = presences(romeo, "juliet@localhost")
+    romeo.send_presence()
+    juliet = await login(users, "juliet@localhost/a", presence=False)
+    from_romeo = presences(juliet, "romeo@localhost")
+    juliet.send_presence(pstatus="on the balcony")
+    await available(from_juliet)
+    await available(from_romeo)
+    await settled(juliet, romeo)
+    for queue in (from_juliet, from_romeo):  # the answers to login probes
+        while not queue.empty():
+            queue.get_nowait()
+
+    # 3.3: the blocked contact sees the user go offline...
+    await juliet.plugin["xep_0191"].block("romeo@localhost", timeout=TIMEOUT)
+    assert (await asyncio.wait_for(from_juliet.get(), TIMEOUT))["type"] == "unavailable"
+    # ...and nothing more either way: broadcasts, directed presence, probes.
+    juliet.send_presence(pstatus="still here")
+    romeo.send_presence(pstatus="hello?")
+    romeo.send_presence(pto="juliet@localhost", ptype="probe")
+    juliet.send_presence(pto="romeo@localhost/b", pstatus="directed")
+    error = await asyncio.wait_for(from_romeo.get(), TIMEOUT)
+    assert error["type"] == "error" and error["error"]["condition"] == "not-acceptable"
+    assert error.xml.find(f"{{jabber:client}}error/{BLOCKED}") is not None
+    await settled(juliet, romeo)
+    assert from_juliet.empty() and from_romeo.empty()
+
+    # 3.4: unblocking sends the current presence.
+    await juliet.plugin["xep_0191"].unblock("romeo@localhost", timeout=TIMEOUT)
+    current = await asyncio.wait_for(from_juliet.get(), TIMEOUT)
+    assert current["type"] == "available" and current["status"] == "still here"
+
+
+async def test_account_removal_erases_the_list(users: ServerHandle) -> None:
+    juliet = await login(users, "juliet@localhost/a")
+    await juliet.plugin["xep_0191"].block("romeo@localhost", timeout=TIMEOUT)
+    remove = juliet.make_iq_set()
+    remove.append(ET.fromstring("<query xmlns='jabber:iq:register'><remove/></query>"))
+    await remove.send(timeout=TIMEOUT)
+    assert users.app.server is not None
+    assert await users.app.server.stores.blocklist.blocklist("localhost", "juliet") == ()
+    await users.add_user("juliet@localhost", "pw")
+    juliet = await login(users, "juliet@localhost/b")
+    assert await blocked_list(juliet) == set()
+    romeo = await login(users, "romeo@localhost/b")
+    got = Inbox(juliet)
+    romeo.send_message(mto="juliet@localhost", mbody="a new start", mtype="chat")
+    [message] = await got.wait(1)
+    assert message["body"] == "a new start"
