@@ -6,6 +6,7 @@ which is synchronous, asks `now()` and gets an answer without I/O. Lists
 of other accounts (offline recipients, senders without a session here)
 are kept in a bounded LRU. Every change goes through `set()` after its
 commit; a read that started before a change does not cache what it read.
+In a cluster, a change made on another node arrives as `invalidate()`.
 """
 
 from __future__ import annotations
@@ -66,6 +67,13 @@ class Blocklists:
         self._generation += 1
         self._recent.pop(owner, None)
         self._remember(owner, frozenset(items) if items else EMPTY)
+
+    def invalidate(self, owner: str) -> None:
+        """Another cluster node changed `owner`'s list: read it again when
+        next needed (an account with a session here stays kept)."""
+        self._generation += 1
+        self._online.pop(owner, None)
+        self._recent.pop(owner, None)
 
     def forget(self, owner: str) -> None:
         """The account is gone."""

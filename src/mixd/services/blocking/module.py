@@ -66,6 +66,8 @@ class BlockingModule(Module):
         self.interested: weakref.WeakSet[Session] = weakref.WeakSet()
         self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
         self._push_ids = itertools.count(1)
+        # Cluster mode: told of each change (owner, push payload) for the other nodes.
+        self.change_listeners: list[Callable[[str, Element], None]] = []
 
     def routes(self) -> Sequence[IqRoute]:
         return (
@@ -120,7 +122,7 @@ class BlockingModule(Module):
                 )
             self.lists.set(str(owner), change.items)
         if change.changed:
-            self._push(owner, Block(change.changed).encode())
+            self._changed(owner, Block(change.changed).encode())
             await self._presence_after_block(owner, change)
         return None
 
@@ -135,7 +137,7 @@ class BlockingModule(Module):
             change = await _stored(call)
             self.lists.set(str(owner), change.items)
         if change.changed:
-            self._push(owner, Unblock(() if everything else change.changed).encode())
+            self._changed(owner, Unblock(() if everything else change.changed).encode())
             await self._presence_after_unblock(owner, change)
         return None
 
@@ -145,6 +147,17 @@ class BlockingModule(Module):
         if lock is None:
             lock = self._locks[str(owner)] = asyncio.Lock()
         return lock
+
+    def _changed(self, owner: JID, payload: Element) -> None:
+        self._push(owner, payload)
+        for listener in self.change_listeners:
+            listener(str(owner), payload)
+
+    def changed_elsewhere(self, owner: str, payload: Element) -> None:
+        """Another cluster node changed `owner`'s list (after its commit):
+        forget the cached copy and push to the resources here that asked."""
+        self.lists.invalidate(owner)
+        self._push(JID.parse(owner), payload)
 
     def _push(self, owner: JID, payload: Element) -> None:
         """An IQ set to every resource that asked for the list (3.3, 3.4, 3.5)."""
