@@ -11,8 +11,8 @@ from slixmpp import ClientXMPP
 from slixmpp.exceptions import IqError
 
 from tests.helpers import TIMEOUT, ServerHandle
-from tests.mix_client import SERVICE, Inbox, create, iq
-from tests.pam_client import client_join, pam_client
+from tests.mix_client import MIX, NODES, SERVICE, FromService, Inbox, child, create, iq
+from tests.pam_client import PAM_PLUGINS, client_join, client_join_xml, pam_client
 
 BLOCKING = "urn:xmpp:blocking"
 BLOCKED = "{urn:xmpp:blocking:errors}blocked"
@@ -103,3 +103,55 @@ async def test_relayed_iq_from_blocked_participant_is_refused(coven: dict[str, A
         c["hecate"], f"{pid['crone']}#{CHANNEL}", "<vCard xmlns='vcard-temp'/>", "get"
     )
     assert result["type"] == "result"
+
+
+MIX_PRESENCE = "urn:xmpp:mix:presence:0"
+WITH_PRESENCE = (*NODES, "urn:xmpp:mix:nodes:presence")
+
+
+async def online(server: ServerHandle, jid: str) -> tuple[ClientXMPP, FromService]:
+    """A MIX client recording channel presence from before its initial presence."""
+    xmpp = await server.client(jid, "pw", plugins=PAM_PLUGINS, presence=False)
+    seen = FromService(xmpp, "presence")
+    xmpp.plugin["xep_0030"].add_feature(MIX)
+    await xmpp.plugin["xep_0115"].update_caps()
+    xmpp.send_presence()
+    await settled(xmpp)
+    return xmpp, seen
+
+
+def statuses_of(seen: FromService, client: ClientXMPP) -> list[str]:
+    """Statuses of the channel presence about `client` (by its <mix><jid>)."""
+    found = []
+    for stanza in seen.items:
+        mix = stanza.xml.find(f"{{{MIX_PRESENCE}}}mix")
+        if mix is not None and mix.findtext(f"{{{MIX_PRESENCE}}}jid") == str(client.boundjid):
+            found.append(str(stanza["status"]))
+    return found
+
+
+@pytest.mark.parametrize("form", ["real", "proxy", "channel"])
+async def test_blocked_presence_is_not_delivered(server: ServerHandle, form: str) -> None:
+    people: dict[str, tuple[ClientXMPP, FromService]] = {}
+    for name in ("hag", "hecate", "crone"):
+        await server.add_user(f"{name}@localhost", "pw")
+        people[name] = await online(server, f"{name}@localhost/r")
+    (hag, _), (hecate, hecate_seen), (crone, crone_seen) = people.values()
+    await create(hag, "coven")
+    pids = {}
+    for name, (xmpp, _) in people.items():
+        result = await iq(xmpp, xmpp.boundjid.bare, client_join_xml(CHANNEL, name, WITH_PRESENCE))
+        pids[name] = child(result, "{urn:xmpp:mix:pam:2}client-join")[0].get("id")
+    target = {"real": "hag@localhost", "proxy": f"{pids['hag']}#{CHANNEL}", "channel": CHANNEL}
+    await block(crone, target[form])
+
+    hag.send_presence(pstatus="Making a Brew")
+    await settled(hag)  # the channel's copies were routed while this waited
+    hecate.send_presence(pstatus="Stirring")
+    await settled(hecate)
+    await hecate_seen.until(lambda p: p["status"] == "Stirring")
+    await settled(crone)
+    assert "Making a Brew" in statuses_of(hecate_seen, hag)
+    assert "Making a Brew" not in statuses_of(crone_seen, hag)
+    # Someone the user did not block is still seen, unless the whole channel is.
+    assert ("Stirring" in statuses_of(crone_seen, hecate)) is (form != "channel")

@@ -158,6 +158,17 @@ class Router:
         else:
             self.reply_error(stanza, error)
 
+    async def admitted(self, stanza: Stanza) -> bool:
+        """Whether the filters let through, now, a stanza the server held
+        back and delivers itself (an offline message, a stored subscription
+        request, channel presence held for a client coming online)."""
+        try:
+            for screen in self.filters:
+                await screen.admit(stanza, None)
+        except (StanzaError, AlreadyHandled):
+            return False
+        return True
+
     def _routed_back(self, sender: JID) -> bool:
         """Whether answers to `sender` are routed rather than delivered to a
         local session: a bare JID, or anything on a service domain."""

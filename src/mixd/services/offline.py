@@ -22,6 +22,7 @@ from mixd.errors import ErrorType, StanzaError, StanzaErrorCondition
 from mixd.jid import JID
 from mixd.storage.contracts.offline import OfflineStore
 from mixd.storage.errors import StorageUnavailable
+from mixd.xml.element import Element
 from mixd.xml.fragment import parse_element
 from mixd.xml.serializer import serialize
 
@@ -104,6 +105,13 @@ class OfflineModule(Module):
     async def stop(self) -> None:
         self.server.router.message_stages.remove(self.stage)
 
+    async def _admitted(self, element: Element) -> bool:
+        try:
+            stanza = self.server.router.stanza(element)
+        except (KeyError, ValueError):
+            return True  # stored by an older version without from or to
+        return await self.server.router.admitted(stanza)
+
     async def on_available(self, event: SessionAvailable) -> None:
         session = event.session
         if session.priority < 0:
@@ -114,7 +122,9 @@ class OfflineModule(Module):
             if not batch:
                 return
             for message in batch:
-                session.deliver(parse_element(message.stanza))
+                element = parse_element(message.stanza)
+                if await self._admitted(element):  # a sender blocked since is not delivered
+                    session.deliver(element)
             await self.store.delete(owner, [m.id for m in batch])
             if len(batch) < DELIVERY_BATCH:
                 return

@@ -148,7 +148,7 @@ class PamPresence(PresenceStage):
         if not first:
             return
         if held is not None:
-            self._replay(held, session)
+            await self._replay(held, session)
         else:
             # Nothing held for this user: each channel sends its whole node.
             for channel in channels:
@@ -252,9 +252,12 @@ class PamPresence(PresenceStage):
         if await caps.supports(session, NS.MIX_CORE):
             session.deliver(element)
 
-    @staticmethod
-    def _replay(held: Held, session: Session) -> None:
-        """What the user's channels sent, for a client coming online."""
-        for items in held.values():
-            for proxy, element in items.items():
-                session.deliver(readdressed(element, proxy, session.jid).element)
+    async def _replay(self, held: Held, session: Session) -> None:
+        """What the user's channels sent, for a client coming online (less
+        what the user blocked since, XEP-0191)."""
+        admitted = self.server.router.admitted
+        for items in list(held.values()):
+            for proxy, element in list(items.items()):
+                stanza = readdressed(element, proxy, session.jid)
+                if await admitted(stanza):
+                    session.deliver(stanza.element)

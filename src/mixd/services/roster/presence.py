@@ -194,10 +194,13 @@ class PresenceModule(Module):
         # 3.1.3: requests wait for an available resource, until answered.
         for item in items:
             if item.pending_in:
+                request = presence(JID.parse(item.jid), owner, "subscribe")
+                if not await self.server.router.admitted(request):
+                    continue  # from a JID the user blocked since (XEP-0191)
                 if item.request is not None:
                     session.deliver(parse_element(item.request))
                 else:
-                    session.deliver(presence(JID.parse(item.jid), owner, "subscribe").element)
+                    session.deliver(request.element)
 
     async def _unavailable(self, stanza: Stanza, session: Session) -> None:
         was_available = session.available
