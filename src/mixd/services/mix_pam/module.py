@@ -39,7 +39,7 @@ log = logging.getLogger(__name__)
 
 class MixPamModule(Module):
     name = "mix_pam"
-    xeps = (Xep(405, "0.5.3", "blocking not yet"),)
+    xeps = (Xep(405, "0.5.3"),)
     account_features = (NS.MIX_PAM, NS.MIX_PAM_ARCHIVE)
 
     def __init__(self, server: Server) -> None:
