@@ -8,7 +8,7 @@ from typing import Any
 
 from tests.helpers import TIMEOUT, ServerHandle
 from tests.mix_client import Inbox
-from tests.roster_client import collect
+from tests.roster_client import collect, next_event
 
 PLUGINS = ("xep_0030", "xep_0199", "xep_0191")
 
@@ -59,3 +59,21 @@ async def test_subscription_request_from_a_jid_blocked_since(server: ServerHandl
     await romeo.plugin["xep_0199"].ping("localhost", timeout=TIMEOUT)
     await asyncio.wait_for(juliet.plugin["xep_0199"].ping("localhost"), TIMEOUT)
     assert [str(r["from"].bare) for r in requests] == ["nurse@localhost"]
+
+
+async def test_request_to_a_blocking_user_pends_on_the_senders_side(server: ServerHandle) -> None:
+    """The blocked user's own roster treats the request as sent (as for an
+    offline contact): the block does not show."""
+    for name in ("juliet", "romeo"):
+        await server.add_user(f"{name}@localhost", "pw")
+    juliet = await server.client("juliet@localhost/a", "pw", plugins=PLUGINS)
+    await juliet.plugin["xep_0191"].block("romeo@localhost", timeout=TIMEOUT)
+    requests: list[Any] = collect(juliet, "presence_subscribe")
+    romeo = await server.client("romeo@localhost/r", "pw", plugins=PLUGINS)
+    await romeo.get_roster(timeout=TIMEOUT)
+    pushed = next_event(romeo, "roster_update")
+    romeo.send_presence(pto="juliet@localhost", ptype="subscribe")
+    push = await asyncio.wait_for(pushed, TIMEOUT)
+    assert push["roster"]["items"]["juliet@localhost"]["ask"] == "subscribe"
+    await juliet.plugin["xep_0199"].ping("localhost", timeout=TIMEOUT)
+    assert requests == []

@@ -16,6 +16,11 @@ anything else looks at a stanza, in both directions.
   dropped. IQ answers to the account's bare JID are the server's own
   (answers to `Router.request`) and pass.
 
+Presence a client sends is checked against the recipient's list only when
+the presence module routes it on, after the sender's own roster handled it
+(a blocked user's subscription request still shows as pending on its own
+side, as it would if the recipient were merely offline).
+
 Never blocked: stanzas between one account's own resources (XEP-0191 note
 to section 5), stanzas from this server's domains, errors the server
 generated for a blocked stanza. A stanza from a MIX service of this server
@@ -88,6 +93,8 @@ class BlockingScreen:
             entries = await self.lists.get(str(sender.bare))
             if entries and rules.blocks(entries, self.candidates(to, None)):
                 self._outbound(stanza, session)
+        if stanza.kind is Kind.PRESENCE and session is not None:
+            return  # the presence module routes it on, and the recipient's list is asked then
         if self._local_account(to) and not (sender.local is None and sender.domain in self.hosts):
             entries = await self.lists.get(str(to.bare))
             if entries and rules.blocks(entries, self.candidates(sender, stanza)):
