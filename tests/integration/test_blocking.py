@@ -253,9 +253,11 @@ async def test_presence_on_block_and_unblock(users: ServerHandle) -> None:
         while not queue.empty():
             queue.get_nowait()
 
-    # 3.3: the blocked contact sees the user go offline...
+    # 3.3: the blocked contact sees the user go offline (and the user's
+    # clients stop showing the contact online)...
     await juliet.plugin["xep_0191"].block("romeo@localhost", timeout=TIMEOUT)
     assert (await asyncio.wait_for(from_juliet.get(), TIMEOUT))["type"] == "unavailable"
+    assert (await asyncio.wait_for(from_romeo.get(), TIMEOUT))["type"] == "unavailable"
     # ...and nothing more either way: broadcasts, directed presence, probes.
     juliet.send_presence(pstatus="still here")
     romeo.send_presence(pstatus="hello?")
@@ -267,10 +269,12 @@ async def test_presence_on_block_and_unblock(users: ServerHandle) -> None:
     await settled(juliet, romeo)
     assert from_juliet.empty() and from_romeo.empty()
 
-    # 3.4: unblocking sends the current presence.
+    # 3.4: unblocking sends the current presence (and asks for the contact's).
     await juliet.plugin["xep_0191"].unblock("romeo@localhost", timeout=TIMEOUT)
     current = await asyncio.wait_for(from_juliet.get(), TIMEOUT)
     assert current["type"] == "available" and current["status"] == "still here"
+    current = await asyncio.wait_for(from_romeo.get(), TIMEOUT)
+    assert current["type"] == "available" and current["status"] == "hello?"
 
 
 async def test_account_removal_erases_the_list(users: ServerHandle) -> None:

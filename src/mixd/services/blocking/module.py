@@ -7,13 +7,11 @@ a router filter; the MIX fan-out asks `screen_channel_message`.
 - `<block/>`: at least one item (`bad-request`), each a valid JID
   (`jid-malformed`), not the user's own (`not-acceptable`); the list holds at
   most `max_items` entries (`not-allowed`, nothing stored). Only entries
-  not yet listed are pushed; a contact allowed to see the user's presence
-  (subscription from/both, or a joined channel that gets it) and now blocked
-  is sent unavailable from each available resource.
+  not yet listed are pushed.
 - `<unblock/>`: the items, or everything when empty; only entries that were
-  listed are pushed; each contact allowed to see the user's presence and no
-  longer blocked gets the current presence (channels excepted: MIX-PAM
-  sends channels only MIX clients' presence, at their next change).
+  listed are pushed.
+
+Both then send the presence XEP-0191 asks for (`presence.py`).
 """
 
 from __future__ import annotations
@@ -34,12 +32,10 @@ from mixd.errors import ErrorType, StanzaError, StanzaErrorCondition
 from mixd.jid import JID, JIDError
 from mixd.services.blocking import rules
 from mixd.services.blocking.cache import Blocklists, owner_key
-from mixd.services.blocking.screen import BlockingScreen, exempt
+from mixd.services.blocking.presence import BlockPresence
+from mixd.services.blocking.screen import BlockingScreen
 from mixd.services.mix.module import MixModule, MixServiceStarted
-from mixd.services.roster.presence import PresenceModule
-from mixd.storage.contracts.blocklist import BlocklistChange
-from mixd.storage.contracts.roster import RosterItem, Subscription
-from mixd.storage.errors import StorageError, StorageUnavailable
+from mixd.storage.errors import StorageUnavailable
 from mixd.xml.element import Element
 
 if TYPE_CHECKING:
@@ -48,7 +44,6 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 DEFAULT_MAX_ITEMS = 1000
-_FROM = (Subscription.FROM, Subscription.BOTH)
 
 
 class BlockingModule(Module):
@@ -63,6 +58,7 @@ class BlockingModule(Module):
         self.lists = Blocklists(server.stores.blocklist)
         self.mix_domains: set[str] = set()
         self.screen = BlockingScreen(server.router, self.lists, self.mix_domains)
+        self.presence = BlockPresence(server)
         self.interested: weakref.WeakSet[Session] = weakref.WeakSet()
         self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
         self._push_ids = itertools.count(1)
@@ -123,7 +119,7 @@ class BlockingModule(Module):
             self.lists.set(str(owner), change.items)
         if change.changed:
             self._changed(owner, Block(change.changed).encode())
-            await self._presence_after_block(owner, change)
+            await self.presence.blocked(owner, change)
         return None
 
     async def unblock(self, iq: IqRequest[Unblock]) -> Payload | None:
@@ -138,7 +134,7 @@ class BlockingModule(Module):
             self.lists.set(str(owner), change.items)
         if change.changed:
             self._changed(owner, Unblock(() if everything else change.changed).encode())
-            await self._presence_after_unblock(owner, change)
+            await self.presence.unblocked(owner, change)
         return None
 
     def _lock(self, owner: JID) -> asyncio.Lock:
@@ -166,52 +162,6 @@ class BlockingModule(Module):
                 attrs = {"type": "set", "id": f"block-push{next(self._push_ids)}"}
                 attrs["to"] = str(session.jid)
                 session.deliver(Element(NS.CLIENT, "iq", attrs, [payload.copy()]))
-
-    # -- presence on block and unblock -----------------------------------------
-
-    async def _watchers(self, owner: JID) -> list[RosterItem]:
-        """Roster items allowed to receive the user's presence."""
-        try:
-            roster = await self.server.stores.roster.roster(*owner_key(str(owner)))
-        except StorageError:
-            return []
-        return [item for item in roster.items if item.subscription in _FROM]
-
-    async def _presence_after_block(self, owner: JID, change: BlocklistChange) -> None:
-        """3.3: unavailable to each newly blocked JID that may see the user's presence."""
-        presence = self._presence_module()
-        if presence is None:
-            return
-        added = frozenset(change.changed)
-        for item in await self._watchers(owner):
-            contact = JID.parse(item.jid)
-            targets = [contact] if rules.blocks(added, rules.keys(contact)) else []
-            # A block of one resource of a contact: that resource only.
-            targets += [JID.parse(e) for e in added if e.partition("/")[0] == item.jid != e]
-            with exempt():
-                for target in targets:
-                    await presence.send_unavailable(owner, target)
-
-    async def _presence_after_unblock(self, owner: JID, change: BlocklistChange) -> None:
-        """3.4: the current presence to each unblocked JID that may see it,
-        unless another entry still blocks it."""
-        presence = self._presence_module()
-        if presence is None:
-            return
-        removed, remaining = frozenset(change.changed), frozenset(change.items)
-        everything = not remaining
-        for item in await self._watchers(owner):
-            if item.is_mix_channel:
-                continue
-            contact = JID.parse(item.jid)
-            candidates = rules.keys(contact)
-            was = everything or rules.blocks(removed, candidates)
-            if was and not rules.blocks(remaining, candidates):
-                await presence.send_current(owner, contact)
-
-    def _presence_module(self) -> PresenceModule | None:
-        module = self.server.registry.modules.get("presence")
-        return module if isinstance(module, PresenceModule) else None
 
     # -- the MIX fan-out (services/mix_pam/local.py) ---------------------------
 
