@@ -10,6 +10,7 @@ import pytest
 from slixmpp import ClientXMPP
 from slixmpp.exceptions import IqError
 
+from mixd.services.blocking import BlockingModule
 from tests.helpers import TIMEOUT, ServerHandle
 from tests.mix_client import MIX, NODES, SERVICE, FromService, Inbox, child, create, iq
 from tests.pam_client import PAM_PLUGINS, client_join, client_join_xml, pam_client
@@ -155,3 +156,25 @@ async def test_blocked_presence_is_not_delivered(server: ServerHandle, form: str
     assert "Making a Brew" not in statuses_of(crone_seen, hag)
     # Someone the user did not block is still seen, unless the whole channel is.
     assert ("Stirring" in statuses_of(crone_seen, hecate)) is (form != "channel")
+
+
+async def test_fan_out_waits_for_a_list_still_loading(
+    server: ServerHandle, coven: dict[str, Any]
+) -> None:
+    """A recipient whose list is not in memory yet (a session bound a moment
+    ago) is checked once it is loaded: blocked, nothing; else, the message."""
+    c, got = coven["clients"], coven["inboxes"]
+    await block(c["crone"], CHANNEL)
+    assert server.app.server is not None
+    blocking = server.app.server.registry.modules["blocking"]
+    assert isinstance(blocking, BlockingModule)
+    for user in ("crone@localhost", "hecate@localhost"):
+        blocking.lists.invalidate(user)  # as if the load at bind were under way
+        assert blocking.lists.now(user) is None
+    await say(c["hag"], "wait for it", got["hag"])
+    [message] = await got["hecate"].wait(1)
+    assert message["body"] == "wait for it"
+    await server.app.server.finish_tasks(TIMEOUT)
+    await settled(c["crone"])
+    assert got["crone"].items == []
+    assert blocking.lists.now("crone@localhost") == frozenset({CHANNEL})

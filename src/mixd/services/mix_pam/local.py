@@ -87,7 +87,8 @@ class LocalMembers:
                 blocked = screen(user)
                 if blocked is None:  # the list is being loaded (session just bound)
                     assert isinstance(blocking, BlockingModule)
-                    self.module.server.spawn(self._after_blocklist(blocking, message, data, user))
+                    later = self._after_blocklist(blocking, message, data, user, still)
+                    self.module.server.spawn(later)
                     continue
                 if blocked:
                     continue
@@ -101,9 +102,14 @@ class LocalMembers:
                         self.module.server.spawn(waiting)
 
     async def _after_blocklist(
-        self, blocking: BlockingModule, message: Element, data: str, user: str
+        self,
+        blocking: BlockingModule,
+        message: Element,
+        data: str,
+        user: str,
+        still: Callable[[str], bool] | None,
     ) -> None:
-        if await blocking.blocked_async(user, message):
+        if await blocking.blocked_async(user, message) or (still is not None and not still(user)):
             return
         caps = self.module.server.registry.modules.get("caps")
         if not isinstance(caps, CapsModule):
