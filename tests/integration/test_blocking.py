@@ -293,3 +293,16 @@ async def test_account_removal_erases_the_list(users: ServerHandle) -> None:
     romeo.send_message(mto="juliet@localhost", mbody="a new start", mtype="chat")
     [message] = await got.wait(1)
     assert message["body"] == "a new start"
+
+
+async def test_unavailable_on_block_respects_the_contacts_own_block(users: ServerHandle) -> None:
+    """Romeo blocked juliet first: her block sends him nothing either."""
+    await befriend(users, "juliet@localhost", "romeo@localhost")
+    romeo = await login(users, "romeo@localhost/b")
+    juliet = await login(users, "juliet@localhost/a")
+    await romeo.plugin["xep_0191"].block("juliet@localhost", timeout=TIMEOUT)
+    await settled(romeo, juliet)
+    from_juliet = presences(romeo, "juliet@localhost")
+    await juliet.plugin["xep_0191"].block("romeo@localhost", timeout=TIMEOUT)
+    await settled(juliet, romeo)
+    assert from_juliet.empty()

@@ -60,7 +60,7 @@ class BlockPresence:
             if item.subscription in _FROM:
                 targets = [contact] if whole else []
                 targets += [JID.parse(e) for e in added if e.partition("/")[0] == item.jid != e]
-                with exempt():
+                with exempt(owner):
                     for target in targets:
                         await module.send_unavailable(owner, target)
             if whole and item.subscription in _TO and not item.is_mix_channel:

@@ -47,14 +47,15 @@ from mixd.services.blocking.cache import Blocklists
 
 BLOCKED = AppCondition(NS.BLOCKING_ERRORS, "blocked")
 
-# Set while the blocking module itself sends (unavailable presence to a JID
-# just blocked): those stanzas must reach it.
-_exempt: ContextVar[bool] = ContextVar("blocking_exempt", default=False)
+# The account whose own list is not asked while the blocking module sends
+# for it (unavailable presence to a JID just blocked must reach it; the
+# recipient's list still applies).
+_exempt: ContextVar[JID | None] = ContextVar("blocking_exempt", default=None)
 
 
 @contextmanager
-def exempt() -> Iterator[None]:
-    token = _exempt.set(True)
+def exempt(owner: JID) -> Iterator[None]:
+    token = _exempt.set(owner)
     try:
         yield
     finally:
@@ -84,12 +85,16 @@ class BlockingScreen:
 
     async def admit(self, stanza: Stanza, session: Session | None) -> None:
         to = stanza.to
-        if to is None or _exempt.get():
+        if to is None:
             return
         sender = stanza.sender
         if sender.bare == to.bare:
             return  # one account's own resources
-        if self._local_account(sender) and not (to.local is None and to.domain in self.hosts):
+        if (
+            self._local_account(sender)
+            and not (to.local is None and to.domain in self.hosts)
+            and _exempt.get() != sender.bare
+        ):
             entries = await self.lists.get(str(sender.bare))
             if entries and rules.blocks(entries, self.candidates(to, None)):
                 self._outbound(stanza, session)
