@@ -66,7 +66,7 @@ class AccountService:
 async def erase_messages(archive: ArchiveStore, offline: OfflineStore, account: JID) -> None:
     """Remove an account's archive and offline queue, for a removal made
     without a running server (`mixd user delete`); in-band, the MAM and
-    offline modules do this on `AccountRemoving`. Roster, PEP and vCard rows
+    offline modules do this on `AccountRemoving`. Roster, PEP, vCard and blocklist rows
     go with the account row itself."""
     owner = str(account)
     await archive.delete_owner(owner)
