@@ -171,3 +171,19 @@ async def test_sqlite_cascade_leaves_no_rows(tmp_path: Path) -> None:
         assert await db.run(count) == 0
     finally:
         await db.close()
+
+
+async def test_owners_are_the_accounts_with_a_list(backend: Backend) -> None:
+    store = backend.blocklist
+    assert await store.owners() == []
+    await backend.accounts.create(HOST, "nurse", ())
+    await backend.accounts.create("a.example", "zed", ())
+    await store.block(HOST, "nurse", [ROMEO, IAGO], LIMIT)
+    await store.block("a.example", "zed", [ROMEO], LIMIT)
+    await store.block(HOST, "juliet", [ROMEO], LIMIT)
+    assert await store.owners() == [("a.example", "zed"), (HOST, "juliet"), (HOST, "nurse")]
+    await store.unblock_all(HOST, "juliet")
+    await store.unblock(HOST, "nurse", [ROMEO])
+    assert await store.owners() == [("a.example", "zed"), (HOST, "nurse")]
+    await backend.accounts.delete(HOST, "nurse")
+    assert await store.owners() == [("a.example", "zed")]

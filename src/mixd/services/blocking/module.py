@@ -84,6 +84,7 @@ class BlockingModule(Module):
         mix = self.server.registry.modules.get("mix")
         if isinstance(mix, MixModule):
             self.mix_domains.update(mix.services)
+        await self.lists.load()
         self.server.router.filters.append(self.screen)
 
     async def stop(self) -> None:

@@ -30,6 +30,12 @@ class BlocklistStore(Protocol):
         """The account's blocked JIDs, sorted; () for none or no such account."""
         ...
 
+    async def owners(self) -> list[tuple[str, str]]:
+        """(host, username) of every account whose list is not empty: a
+        server keeps these in memory so that routing never reads storage for
+        the many accounts that block nothing."""
+        ...
+
     async def block(
         self, host: str, username: str, jids: Sequence[str], limit: int
     ) -> BlocklistChange | None:

@@ -33,6 +33,10 @@ class MemoryBlocklistStore:
             return ()
         return tuple(sorted(self._lists.get(owner, ())))
 
+    async def owners(self) -> list[tuple[str, str]]:
+        listed = [owner for owner, jids in self._lists.items() if jids]
+        return sorted([owner for owner in listed if await self._exists(owner)])
+
     async def block(
         self, host: str, username: str, jids: Sequence[str], limit: int
     ) -> BlocklistChange | None:

@@ -27,6 +27,15 @@ class PostgresBlocklistStore:
 
         return await self._db.run(job, read_only=True)
 
+    async def owners(self) -> list[tuple[str, str]]:
+        async def job(conn: Connection) -> list[tuple[str, str]]:
+            rows = await conn.fetch(
+                "SELECT DISTINCT host, username FROM blocklist ORDER BY host, username"
+            )
+            return [(str(row[0]), str(row[1])) for row in rows]
+
+        return await self._db.run(job, read_only=True)
+
     async def block(
         self, host: str, username: str, jids: Sequence[str], limit: int
     ) -> BlocklistChange | None:

@@ -25,6 +25,15 @@ class SQLiteBlocklistStore:
     async def blocklist(self, host: str, username: str) -> tuple[str, ...]:
         return await self._db.run(lambda conn: _items(conn, host, username))
 
+    async def owners(self) -> list[tuple[str, str]]:
+        def job(conn: sqlite3.Connection) -> list[tuple[str, str]]:
+            rows = conn.execute(
+                "SELECT DISTINCT host, username FROM blocklist ORDER BY host, username"
+            )
+            return [(str(host), str(user)) for host, user in rows]
+
+        return await self._db.run(job)
+
     async def block(
         self, host: str, username: str, jids: Sequence[str], limit: int
     ) -> BlocklistChange | None:
