@@ -22,7 +22,7 @@ from tests.mix_client import SERVICE, Inbox, create
 from tests.pam_client import client_join, pam_client
 from tests.pg_cluster import Cluster
 from tests.redis_server import RedisServer
-from tests.roster_client import befriend, from_, next_event, sync, wait
+from tests.roster_client import befriend, from_, next_event, push_for, sync, wait
 from tests.wire import stanza_error
 
 SM = "urn:xmpp:sm:3"
@@ -248,3 +248,19 @@ async def test_channel_message_acked_after_the_owner_stored_it(
     await bob_inbox.wait(1)
     await sync(bob)
     assert [m["body"] for m in bob_inbox.items] == ["stored"]
+
+
+async def test_roster_push_reaches_every_node(nodes: tuple[ServerHandle, ServerHandle]) -> None:
+    """A roster change made through one node is pushed to the user's
+    resources on the other node that asked for the roster (RFC 6121 2.1.6):
+    pushes are per account, not per node (AccountNotices; the blocklist's
+    are in test_blocking_cluster.py)."""
+    a, b = nodes
+    home = await a.client("alice@localhost/home", "pw-alice")
+    work = await b.client("alice@localhost/work", "pw-alice")
+    for xmpp in (home, work):
+        await xmpp.get_roster(timeout=TIMEOUT)
+    pushed = next_event(work, "roster_update", push_for("bob@localhost"))
+    await home.update_roster("bob@localhost", name="Bob", groups=["Friends"])
+    item = (await wait(pushed))["roster"]["items"]["bob@localhost"]
+    assert (item["name"], item["groups"]) == ("Bob", ["Friends"])

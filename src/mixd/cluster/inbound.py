@@ -39,7 +39,6 @@ class Inbound:
     directory: Directory
     confirmations: Confirmations
     mix_handler: Callable[[Element, list[str]], None] | None
-    blocklist_handler: Callable[[str, Element], None] | None
     _pubsub: Any
     _stopping: bool
     _routes: list[asyncio.Queue[tuple[Stanza, str | None]]]
@@ -84,9 +83,9 @@ class Inbound:
         elif kind == "m":
             if self.mix_handler is not None:
                 self.mix_handler(parse_element(msg["x"]), list(msg["u"]))
-        elif kind == "blk":
-            if msg["n"] != self.name and self.blocklist_handler is not None:
-                self.blocklist_handler(msg["o"], parse_element(msg["x"]))
+        elif kind == "acct":
+            if msg["n"] != self.name:
+                self.server.notices.received(msg["k"], msg["o"], parse_element(msg["x"]))
         elif kind == "put":
             self.directory.put(msg["n"], JID.parse(msg["j"]), wire.entry_of(msg["e"]))
         elif kind == "del":

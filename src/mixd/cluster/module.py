@@ -11,7 +11,6 @@ from mixd.cluster.mix import ChannelOwnership
 from mixd.cluster.node import ClusterNode
 from mixd.core.events import PresenceBroadcast
 from mixd.core.module import Listener, Module
-from mixd.services.blocking import BlockingModule
 from mixd.services.mix.module import MixModule
 from mixd.services.mix_pam.module import MixPamModule
 
@@ -37,10 +36,7 @@ class ClusterModule(Module):
         if isinstance(mix, MixModule):
             for service in mix.services.values():
                 self.channels.attach(service, local)
-        blocking = modules.get("blocking")
-        if isinstance(blocking, BlockingModule):
-            blocking.change_listeners.append(self.node.blocklist_changed)
-            self.node.blocklist_handler = blocking.changed_elsewhere
+        self.server.notices.send = self.node.account_notice
 
     async def on_presence(self, event: PresenceBroadcast) -> None:
         self.node.presence_sent(event.session, event.stanza)

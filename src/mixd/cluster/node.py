@@ -78,8 +78,6 @@ class ClusterNode(Inbound):
         self.live: frozenset[str] = frozenset({name})
         self.membership_listeners: list[Callable[[frozenset[str], frozenset[str]], None]] = []
         self.mix_handler: Callable[[Element, list[str]], None] | None = None
-        # XEP-0191: (owner, push payload) of a blocklist another node changed.
-        self.blocklist_handler: Callable[[str, Element], None] | None = None
         self._redis: Any = None
         self._pubsub: Any = None
         self._incarnation = secrets.token_hex(8)
@@ -261,10 +259,10 @@ class ClusterNode(Inbound):
     def send_channel_message(self, node: str, message: str, users: list[str]) -> None:
         self._publish(wire.inbox(node), {"t": "m", "x": message, "u": users})
 
-    def blocklist_changed(self, owner: str, payload: Element) -> None:
-        """Every other node forgets its copy of `owner`'s blocklist and pushes
-        the change to the resources there that asked for the list."""
-        self._publish(wire.ALL, {"t": "blk", "n": self.name, "o": owner, "x": serialize(payload)})
+    def account_notice(self, kind: str, account: str, payload: Element) -> None:
+        """`core.cluster.AccountNotices` to every other node."""
+        message = {"t": "acct", "n": self.name, "k": kind, "o": account, "x": serialize(payload)}
+        self._publish(wire.ALL, message)
 
     def forward_answer(self, stanza: Stanza) -> bool:
         """An IQ answer to `mixd-<n>-<node>` goes to the node that asked."""

@@ -3,8 +3,9 @@
 Every message is one JSON object with a type `t`. On `mixd:all`, to every
 node: `put` (`n` node, `j` full JID, `e` entry: a session was bound or
 changed), `del` (`n`, `j`: it ended), `up` / `down` (`n`: a node joined,
-left or was found dead), `blk` (`n`, `o` account, `x` push payload: the
-account's blocklist changed, XEP-0191). On `mixd:to:<node>`, to one node: `s` (`j` full
+left or was found dead), `acct` (`n`, `k` kind, `o` account, `x` payload: news about an account
+for the other nodes, `core.cluster.AccountNotices`: `roster` and
+`blocklist` pushes). On `mixd:to:<node>`, to one node: `s` (`j` full
 JID, `op`, `d`: for one session, `xml` deliver `d`, `replaced`,
 `terminate` with text `d`), `r` (`x` stanza: route it there: a channel's
 owner, the node whose request it answers; with `k`, answer `done` with that

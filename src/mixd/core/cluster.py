@@ -15,7 +15,7 @@ feeds the mirror. Without a cluster none of this is used.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -174,3 +174,27 @@ class Directory:
     async def changed(self) -> None:
         """Return at the next change of the mirror."""
         await self._changed.wait()
+
+
+class AccountNotices:
+    """News about one account that the other nodes must act on: a change
+    whose push goes to every resource that asked for it (roster, blocklist),
+    and they hold some of those resources. Modules `handle` a kind and
+    `publish` after a committed change; without a cluster nothing is sent."""
+
+    def __init__(self) -> None:
+        self._handlers: dict[str, Callable[[str, Element], None]] = {}
+        self.send: Callable[[str, str, Element], None] | None = None  # set by the cluster
+
+    def handle(self, kind: str, handler: Callable[[str, Element], None]) -> None:
+        self._handlers[kind] = handler
+
+    def publish(self, kind: str, account: str, payload: Element) -> None:
+        if self.send is not None:
+            self.send(kind, account, payload)
+
+    def received(self, kind: str, account: str, payload: Element) -> None:
+        """Another node's notice (never this node's own)."""
+        handler = self._handlers.get(kind)
+        if handler is not None:
+            handler(account, payload)

@@ -8,6 +8,7 @@ from collections.abc import Coroutine
 from dataclasses import dataclass
 from typing import Any
 
+from mixd.core.cluster import AccountNotices
 from mixd.core.hooks import Hooks
 from mixd.core.module import Module
 from mixd.core.registry import ModuleRegistry
@@ -45,6 +46,7 @@ class Server:
         self.hooks = Hooks()
         self.registry = ModuleRegistry(self.hooks)
         self.router = Router(hosts, sessions, self.registry, self.hooks)
+        self.notices = AccountNotices()  # to the other nodes of a cluster, if any
 
     def spawn(self, work: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
         """Run `work` in the background; stop() waits for it before storage closes."""

@@ -46,6 +46,9 @@ T = TypeVar("T")
 DEFAULT_MAX_ITEMS = 1000
 
 
+NOTICE = "blocklist"  # the kind of AccountNotices a change sends to other nodes
+
+
 class BlockingModule(Module):
     name = "blocking"
     xeps = (Xep(191, "1.3"),)
@@ -62,8 +65,7 @@ class BlockingModule(Module):
         self.interested: weakref.WeakSet[Session] = weakref.WeakSet()
         self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
         self._push_ids = itertools.count(1)
-        # Cluster mode: told of each change (owner, push payload) for the other nodes.
-        self.change_listeners: list[Callable[[str, Element], None]] = []
+        server.notices.handle(NOTICE, self.changed_elsewhere)
 
     def routes(self) -> Sequence[IqRoute]:
         return (
@@ -147,8 +149,7 @@ class BlockingModule(Module):
 
     def _changed(self, owner: JID, payload: Element) -> None:
         self._push(owner, payload)
-        for listener in self.change_listeners:
-            listener(str(owner), payload)
+        self.server.notices.publish(NOTICE, str(owner), payload)
 
     def changed_elsewhere(self, owner: str, payload: Element) -> None:
         """Another cluster node changed `owner`'s list (after its commit):

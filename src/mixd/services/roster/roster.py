@@ -46,6 +46,9 @@ if TYPE_CHECKING:
 MAX_ITEMS = 2000  # items in one roster (RFC 6121 2.3.3 leaves the limit to us)
 
 
+NOTICE = "roster"  # the kind of AccountNotices a change sends to other nodes
+
+
 class RosterModule(Module):
     name = "roster"
     xeps = (Xep(237, "1.3", "roster versioning, as merged into RFC 6121 section 2.6"),)
@@ -57,6 +60,7 @@ class RosterModule(Module):
         self.interested: weakref.WeakSet[Session] = weakref.WeakSet()
         self.annotated: weakref.WeakSet[Session] = weakref.WeakSet()  # XEP-0405 5.1.10
         self._push_ids = itertools.count(1)
+        server.notices.handle(NOTICE, self.pushed_elsewhere)
 
     def routes(self) -> Sequence[IqRoute]:
         return (IqRoute(Scope.ACCOUNT, wire.RosterQuery, get=self.get, set=self.set),)
@@ -174,6 +178,19 @@ class RosterModule(Module):
             assert before is not None
             after = replace(before, subscription=wire.REMOVE, ask=False, approved=False)
         self.push(event.owner, after, str(change.version))
+        query = wire.RosterQuery((after,), str(change.version)).encode()
+        self.server.notices.publish(NOTICE, str(event.owner), query)
+
+    def pushed_elsewhere(self, owner: str, payload: Element) -> None:
+        """Another cluster node changed `owner`'s roster: push to the
+        resources here that asked for it."""
+        ver = payload.get("ver") or ""
+        for element in payload.find_all(NS.ROSTER, "item"):
+            item = wire.RosterItem.decode(element)
+            channel = element.find(NS.MIX_ROSTER, "channel")  # never taken from clients
+            if channel is not None:
+                item = replace(item, mix_participant_id=channel.get("participant-id"))
+            self.push(JID.parse(owner), item, ver)
 
     def push(self, owner: JID, item: wire.RosterItem, ver: str) -> None:
         annotated = wire.RosterQuery((item,), ver).encode()
