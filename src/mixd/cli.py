@@ -13,6 +13,9 @@ from mixd.app import open_database, run, stores
 from mixd.config import Config, ConfigError, load_config
 from mixd.core.server import Stores
 from mixd.errors import StanzaError
+from mixd.portable.command import export_to, import_from
+from mixd.portable.format import DumpError
+from mixd.portable.importer import TargetNotEmpty
 from mixd.services.accounts import AccountError, AccountService, erase_messages
 from mixd.services.mix import rules as mix_rules
 from mixd.services.mix.admin.offline import ChannelAdminError, OfflineChannels
@@ -47,15 +50,62 @@ def _parser() -> argparse.ArgumentParser:
     create.add_argument("--owner", required=True, help="the owner's bare JID")
     channels.add_parser("destroy", help="destroy a channel").add_argument("jid")
     channels.add_parser("info", help="show a channel's configuration").add_argument("jid")
+    _portable_parsers(sub)
     check = sub.add_parser("config", help="configuration").add_subparsers(
         dest="action", required=True
     )
     check.add_parser("check", help="validate the configuration and exit")
     # `mixd run --config X` reads naturally too.
     subcommands = (*user.choices.values(), *channels.choices.values(), *check.choices.values())
-    for p in (sub.choices["run"], *subcommands):
+    for p in (sub.choices["run"], sub.choices["export"], sub.choices["import"], *subcommands):
         p.add_argument("--config", type=Path, default=argparse.SUPPRESS)
     return parser
+
+
+def _portable_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    export = sub.add_parser(
+        "export",
+        help="write all data as an XEP-0227 document (server stopped)",
+        description="Write every account, roster, archive, offline message, PEP node,"
+        " vCard and MIX channel to FILE (default: standard output) as an XEP-0227"
+        " document. Run it while the server is stopped. Passwords are exported as"
+        " SCRAM verifiers only.",
+    )
+    export.add_argument("file", nargs="?", type=Path, help="output file (default: stdout)")
+    load = sub.add_parser(
+        "import",
+        help="load a `mixd export` document (server stopped)",
+        description="Load a document written by `mixd export` from FILE (default:"
+        " standard input). The whole document is checked before anything is"
+        " written, so a bad one leaves the database unchanged. A database that"
+        " already holds data is refused unless --merge. Run it while the server"
+        " is stopped.",
+    )
+    load.add_argument("file", nargs="?", type=Path, help="input file (default: stdin)")
+    load.add_argument(
+        "--merge",
+        action="store_true",
+        help="import into a database holding data: existing accounts and channels are"
+        " kept as they are, the rest is added (also resumes an interrupted import)",
+    )
+
+
+def _portable_command(config: Config, args: argparse.Namespace) -> None:
+    if args.command == "export":
+        done = asyncio.run(export_to(config, args.file))
+        print(
+            f"exported {done.accounts} accounts, {done.channels} channels,"
+            f" {done.entries} archive entries",
+            file=sys.stderr,
+        )
+        return
+    loaded = asyncio.run(import_from(config, args.file, merge=args.merge))
+    print(
+        f"imported {loaded.accounts} accounts, {loaded.channels} channels,"
+        f" {loaded.entries} archive entries (kept as they were: {loaded.skipped_accounts}"
+        f" accounts, {loaded.skipped_channels} channels)",
+        file=sys.stderr,
+    )
 
 
 def _read_password(from_stdin: bool) -> str:
@@ -170,6 +220,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"configuration OK ({args.config or 'defaults'})")
         elif args.command == "channel":
             _channel_command(config, args)
+        elif args.command in ("export", "import"):
+            _portable_command(config, args)
         else:
             _user_command(config, args)
     except AccountExists as exc:
@@ -183,6 +235,12 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     except StanzaError as exc:  # a rule refused the request (e.g. a bad channel name)
         print(f"mixd: {exc.text or exc}", file=sys.stderr)
+        return 1
+    except DumpError as exc:
+        print(f"mixd: bad dump, nothing was imported: {exc}", file=sys.stderr)
+        return 1
+    except TargetNotEmpty as exc:
+        print(f"mixd: {exc}", file=sys.stderr)
         return 1
     except (AccountError, ChannelAdminError, StorageError) as exc:
         print(f"mixd: {exc}", file=sys.stderr)

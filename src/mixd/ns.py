@@ -95,3 +95,8 @@ OCCUPANT_ID: Final = "urn:xmpp:occupant-id:0"
 # Blocking Command (XEP-0191).
 BLOCKING: Final = "urn:xmpp:blocking"
 BLOCKING_ERRORS: Final = "urn:xmpp:blocking:errors"
+# Portable import/export (XEP-0227) and mixd's own parts of a dump.
+PIE: Final = "urn:xmpp:pie:0"
+PIE_SCRAM: Final = "urn:xmpp:pie:0#scram"
+PIE_MAM: Final = "urn:xmpp:pie:0#mam"
+MIXD_DUMP: Final = "urn:mixd:pie:0"

@@ -109,16 +109,20 @@ class MemoryArchiveStore:
                 return Stored(message_id, ids, duplicate=True, holders=holders)
         return None
 
-    def _add(self, message_id: str, entries: Sequence[NewEntry]) -> tuple[str, ...]:
+    def _add(
+        self, message_id: str, entries: Sequence[NewEntry], given: Sequence[str] = ()
+    ) -> tuple[str, ...]:
+        """Append entries (with the `given` ids when restoring a dump)."""
         ids = []
-        for spec in entries:
+        for index, spec in enumerate(entries):
             self._next_seq = next(self._seq) + 1
-            entry = _Entry((spec.timestamp, self._next_seq - 1), new_id(), message_id, spec)
+            entry_id = given[index] if given else new_id()
+            entry = _Entry((spec.timestamp, self._next_seq - 1), entry_id, message_id, spec)
             archive = self._archives.setdefault(spec.owner, [])
             archive.append(entry)
             if len(archive) > 1 and archive[-2].key > entry.key:
                 archive.sort(key=lambda e: e.key)  # a timestamp from the past
-            ids.append(entry.id)
+            ids.append(entry_id)
         self._refs[message_id] += len(entries)
         return tuple(ids)
 

@@ -1,0 +1,81 @@
+"""The `mixd export` and `mixd import` commands, on the configured database.
+Both are meant for a stopped server: the export is not one snapshot of a
+running installation, and the import assumes nobody else writes."""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+from pathlib import Path
+from typing import BinaryIO
+
+from mixd.app import Database, open_database, stores
+from mixd.config import Config
+from mixd.portable.export import Exporter, ExportSummary
+from mixd.portable.importer import Importer, ImportSummary
+from mixd.services.mix import rules as mix_rules
+from mixd.storage.contracts.dump import DumpStore
+from mixd.storage.postgres.database import PostgresDatabase
+from mixd.storage.postgres.dump import PostgresDumpStore
+from mixd.storage.sqlite.dump import SQLiteDumpStore
+
+
+def dump_store(db: Database) -> DumpStore:
+    if isinstance(db, PostgresDatabase):
+        return PostgresDumpStore(db)
+    return SQLiteDumpStore(db)
+
+
+async def export_to(config: Config, path: Path | None) -> ExportSummary:
+    db = open_database(config)
+    await db.open()
+    try:
+        if path is None:
+            return await Exporter(stores(db), dump_store(db), sys.stdout).run()
+        # Written beside the target and renamed: a failed export leaves no half file.
+        partial = path.with_name(path.name + ".partial")
+        with partial.open("w", encoding="utf-8") as out:
+            summary = await Exporter(stores(db), dump_store(db), out).run()
+        partial.replace(path)
+        return summary
+    finally:
+        await db.close()
+
+
+async def import_from(config: Config, path: Path | None, *, merge: bool) -> ImportSummary:
+    db = open_database(config)
+    await db.open()
+    try:
+        importer = Importer(
+            stores(db),
+            dump_store(db),
+            frozenset(config.server.hosts),
+            frozenset(mix_rules.service_domains(config.mix.domains, config.server.hosts)),
+            merge=merge,
+        )
+        await importer.check_target()
+        if path is not None:
+            with path.open("rb") as source:
+                await importer.validate(source)
+            with path.open("rb") as source:
+                return await importer.write(source)
+        # Standard input is read once: kept in a temporary file for the second pass.
+        with tempfile.TemporaryFile() as spool:
+            await importer.validate(_Tee(sys.stdin.buffer, spool))
+            spool.seek(0)
+            return await importer.write(spool)
+    finally:
+        await db.close()
+
+
+class _Tee:
+    """Reads from `source`, copying what it reads into `copy`."""
+
+    def __init__(self, source: BinaryIO, copy: BinaryIO) -> None:
+        self._source = source
+        self._copy = copy
+
+    def read(self, size: int) -> bytes:
+        data = self._source.read(size)
+        self._copy.write(data)
+        return data
