@@ -4,12 +4,14 @@ installations by."""
 
 from __future__ import annotations
 
+import io
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from mixd.core.server import Stores
 from mixd.credentials import make_credentials
+from mixd.portable.export import Exporter
 from mixd.storage.contracts.archive import (
     ArchiveQuery,
     DefaultMode,
@@ -22,6 +24,13 @@ from mixd.storage.contracts.dump import DumpStore
 from mixd.storage.contracts.mix import Channel, ChannelInfo, Participant
 from mixd.storage.contracts.pep import AccessModel, NodeConfig, PepItem, SendLast
 from mixd.storage.contracts.roster import LastPresence, RosterItem, Subscription
+from mixd.storage.memory.accounts import MemoryAccountStore
+from mixd.storage.memory.archive import MemoryArchiveStore
+from mixd.storage.memory.dump import MemoryDumpStore
+from mixd.storage.memory.mix import MemoryMixStore
+from mixd.storage.memory.offline import MemoryOfflineStore
+from mixd.storage.memory.pep import MemoryPepStore
+from mixd.storage.memory.roster import MemoryRosterStore
 
 HOST, MIX = "example.org", "mix.example.org"
 ALICE, BOB, CAROL = f"alice@{HOST}", f"bob@{HOST}", f"carol@{HOST}"
@@ -31,9 +40,22 @@ T0 = 1_700_000_000_000_000
 
 
 @dataclass
-class Source:
+class Backend:
     stores: Stores
     dump: DumpStore
+
+
+def memory_backend() -> Backend:
+    accounts, archive, mix = MemoryAccountStore(), MemoryArchiveStore(), MemoryMixStore()
+    roster = MemoryRosterStore(accounts)
+    memory = Stores(accounts, archive, mix, MemoryOfflineStore(), MemoryPepStore(accounts), roster)
+    return Backend(memory, MemoryDumpStore(accounts, archive, mix, roster))
+
+
+async def exported(backend: Backend) -> str:
+    out = io.StringIO()
+    await Exporter(backend.stores, backend.dump, out).run()
+    return out.getvalue()
 
 
 def chat(n: int, to: str, body: str = "") -> str:

@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import io
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from mixd.app import stores
-from mixd.core.server import Stores
 from mixd.portable.command import dump_store
 from mixd.portable.export import Exporter
 from mixd.portable.importer import Importer
@@ -22,36 +20,16 @@ from mixd.storage.contracts.archive import (
     NewEntry,
     Prefs,
 )
-from mixd.storage.contracts.dump import DumpedEntry, DumpStore, FollowSpan
+from mixd.storage.contracts.dump import DumpedEntry, FollowSpan
 from mixd.storage.contracts.mix import Channel
 from mixd.storage.contracts.roster import RosterItem
 from mixd.storage.errors import AccountNotFound
-from mixd.storage.memory.accounts import MemoryAccountStore
-from mixd.storage.memory.archive import MemoryArchiveStore
-from mixd.storage.memory.dump import MemoryDumpStore
-from mixd.storage.memory.mix import MemoryMixStore
-from mixd.storage.memory.offline import MemoryOfflineStore
-from mixd.storage.memory.pep import MemoryPepStore
-from mixd.storage.memory.roster import MemoryRosterStore
 from mixd.storage.sqlite.database import SQLiteDatabase
 from tests.pg_cluster import postgres_database
-from tests.portable_data import HOST, MIX, populate, snapshot
+from tests.portable_data import HOST, MIX, Backend, memory_backend, populate, snapshot
 
 ALICE, BOB, ROOM = "alice@example.org", "bob@example.org", "room@mix.example.org"
 T0 = 1_700_000_000_000_000
-
-
-@dataclass
-class Backend:
-    stores: Stores
-    dump: DumpStore
-
-
-def memory_backend() -> Backend:
-    accounts, archive, mix = MemoryAccountStore(), MemoryArchiveStore(), MemoryMixStore()
-    roster = MemoryRosterStore(accounts)
-    memory = Stores(accounts, archive, mix, MemoryOfflineStore(), MemoryPepStore(accounts), roster)
-    return Backend(memory, MemoryDumpStore(accounts, archive, mix, roster))
 
 
 @pytest.fixture(params=["memory", "sqlite", "postgresql"])
