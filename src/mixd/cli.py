@@ -13,7 +13,7 @@ from mixd.app import open_database, run, stores
 from mixd.config import Config, ConfigError, load_config
 from mixd.core.server import Stores
 from mixd.errors import StanzaError
-from mixd.portable.command import export_to, import_from
+from mixd.portable.command import ImportInterrupted, export_to, import_from
 from mixd.portable.format import DumpError
 from mixd.portable.importer import TargetNotEmpty
 from mixd.services.accounts import AccountError, AccountService, erase_messages
@@ -239,7 +239,7 @@ def main(argv: list[str] | None = None) -> int:
     except DumpError as exc:
         print(f"mixd: bad dump, nothing was imported: {exc}", file=sys.stderr)
         return 1
-    except TargetNotEmpty as exc:
+    except (TargetNotEmpty, ImportInterrupted) as exc:
         print(f"mixd: {exc}", file=sys.stderr)
         return 1
     except (AccountError, ChannelAdminError, StorageError) as exc:

@@ -4,7 +4,7 @@ every store's content comes back the same, ids and times included."""
 from __future__ import annotations
 
 import io
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -12,10 +12,12 @@ import pytest
 
 from mixd.app import stores
 from mixd.core.server import Stores
-from mixd.portable.command import dump_store
+from mixd.portable.command import ImportInterrupted, dump_store
+from mixd.portable.command import write_all as write_pass
 from mixd.portable.export import Exporter
 from mixd.portable.importer import Importer, TargetNotEmpty
-from mixd.storage.contracts.dump import DumpStore
+from mixd.storage.contracts.dump import DumpedEntry, DumpStore
+from mixd.storage.errors import StorageUnavailable
 from mixd.storage.sqlite.database import SQLiteDatabase
 from tests.pg_cluster import postgres_database
 from tests.portable_data import HOST, MIX, populate, snapshot
@@ -118,3 +120,30 @@ async def test_merge_keeps_what_exists_and_adds_the_rest(
     assert again.summary.entries == 0
     assert again.summary.skipped_accounts == 3
     assert await snapshot(target.stores, target.dump) == after
+
+
+async def test_an_interrupted_import_completes_with_merge(
+    source: Installation, target: Installation, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await populate(source.stores, source.dump)
+    before = await snapshot(source.stores, source.dump)
+    document = await export(source)
+    restore = target.dump.restore_entries
+    calls = 0
+
+    async def failing_after_one(entries: Sequence[DumpedEntry]) -> int:
+        nonlocal calls
+        calls += 1
+        if calls > 1:
+            raise StorageUnavailable("disk full")
+        return await restore(entries)
+
+    monkeypatch.setattr(target.dump, "restore_entries", failing_after_one)
+    importer = Importer(target.stores, target.dump, HOSTS, SERVICES)
+    await importer.validate(io.BytesIO(document.encode()))
+    with pytest.raises(ImportInterrupted, match="disk full.*again with --merge"):
+        await write_pass(importer, io.BytesIO(document.encode()))
+    monkeypatch.undo()
+
+    await load(target, document, merge=True)
+    assert await snapshot(target.stores, target.dump) == before

@@ -12,9 +12,11 @@ from typing import BinaryIO
 from mixd.app import Database, open_database, stores
 from mixd.config import Config
 from mixd.portable.export import Exporter, ExportSummary
-from mixd.portable.importer import Importer, ImportSummary
+from mixd.portable.format import DumpError
+from mixd.portable.importer import Importer, ImportSummary, Source
 from mixd.services.mix import rules as mix_rules
 from mixd.storage.contracts.dump import DumpStore
+from mixd.storage.errors import StorageError
 from mixd.storage.postgres.database import PostgresDatabase
 from mixd.storage.postgres.dump import PostgresDumpStore
 from mixd.storage.sqlite.dump import SQLiteDumpStore
@@ -58,14 +60,28 @@ async def import_from(config: Config, path: Path | None, *, merge: bool) -> Impo
             with path.open("rb") as source:
                 await importer.validate(source)
             with path.open("rb") as source:
-                return await importer.write(source)
+                return await write_all(importer, source)
         # Standard input is read once: kept in a temporary file for the second pass.
         with tempfile.TemporaryFile() as spool:
             await importer.validate(_Tee(sys.stdin.buffer, spool))
             spool.seek(0)
-            return await importer.write(spool)
+            return await write_all(importer, spool)
     finally:
         await db.close()
+
+
+class ImportInterrupted(Exception):
+    """The second pass failed (the database, not the dump): part is written."""
+
+
+async def write_all(importer: Importer, source: Source) -> ImportSummary:
+    try:
+        return await importer.write(source)
+    except (StorageError, DumpError) as exc:
+        raise ImportInterrupted(
+            f"import stopped after writing part of the dump: {exc}. Fix the cause and run"
+            " the same import again with --merge to complete it"
+        ) from exc
 
 
 class _Tee:
