@@ -133,3 +133,15 @@ async def test_missing_header(target: Backend, document: str) -> None:
     assert "must begin with mixd's <export" in await refused(target, headless)
     future = document.replace('version="1"', 'version="9"', 1)
     assert "unsupported dump version '9'" in await refused(target, future)
+
+
+async def test_huge_tag_is_refused_before_it_ends(target: Backend, document: str) -> None:
+    # A name that never ends: refused once it exceeds the limit, not buffered.
+    endless = document[: document.index("<user")] + "<" + "n" * (9 * 1024 * 1024)
+    assert "a tag is too large" in await refused(target, endless)
+
+
+async def test_huge_record(target: Backend, document: str) -> None:
+    body = "x" * (1024 * 1024)
+    huge = "<vCard xmlns='vcard-temp'>" + f"<N>{body}</N>" * 65 + "</vCard>"
+    assert "record too large" in await refused(target, in_last_user(document, huge))

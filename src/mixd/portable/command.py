@@ -4,6 +4,7 @@ running installation, and the import assumes nobody else writes."""
 
 from __future__ import annotations
 
+import io
 import sys
 import tempfile
 from pathlib import Path
@@ -33,11 +34,21 @@ async def export_to(config: Config, path: Path | None) -> ExportSummary:
     await db.open()
     try:
         if path is None:
-            return await Exporter(stores(db), dump_store(db), sys.stdout).run()
+            # UTF-8 whatever the locale says (the document declares it).
+            out = io.TextIOWrapper(sys.stdout.buffer, encoding="utf-8", newline="\n")
+            try:
+                return await Exporter(stores(db), dump_store(db), out).run()
+            finally:
+                out.flush()
+                out.detach()
         # Written beside the target and renamed: a failed export leaves no half file.
         partial = path.with_name(path.name + ".partial")
-        with partial.open("w", encoding="utf-8") as out:
-            summary = await Exporter(stores(db), dump_store(db), out).run()
+        try:
+            with partial.open("w", encoding="utf-8", newline="\n") as out:
+                summary = await Exporter(stores(db), dump_store(db), out).run()
+        except BaseException:
+            partial.unlink(missing_ok=True)
+            raise
         partial.replace(path)
         return summary
     finally:

@@ -25,6 +25,7 @@ class RecordLimits:
     max_attrs: int = 64  # on one element
     max_depth: int = 64  # nesting inside a record
     max_elements: int = 1_000_000  # elements in one record
+    max_pending_bytes: int = 8 * 1024 * 1024  # input expat holds without an event (one tag)
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +66,8 @@ class DumpReader:
         self._chars = 0
         self._elements = 0
         self._done = False
+        self._fed = 0  # bytes given to expat
+        self._mark = 0  # where the last event was
         p = pyexpat.ParserCreate(namespace_separator=_SEP)
         p.buffer_text = True
         p.SetParamEntityParsing(pyexpat.XML_PARAM_ENTITY_PARSING_NEVER)
@@ -80,10 +83,14 @@ class DumpReader:
 
     def feed(self, data: bytes, final: bool = False) -> list[Event]:
         try:
+            self._fed += len(data)
             self._parser.Parse(data, final)
         except pyexpat.ExpatError as exc:
             message = f"line {exc.lineno}: malformed XML: {pyexpat.ErrorString(exc.code)}"
             raise DumpError(message) from None
+        if self._fed - self._mark > self._limits.max_pending_bytes:
+            # One tag (its name and attributes) this large is not a dump.
+            raise self._fail("a tag is too large")
         if final and not self._done:
             raise DumpError("the document ends before </server-data>")
         events, self._events = self._events, []
@@ -117,6 +124,7 @@ class DumpReader:
     def _start(self, name: str, attrs: dict[str, str]) -> None:
         if self._done:
             raise self._fail("content after </server-data>")
+        self._mark = self._parser.CurrentByteIndex
         ns, local = _split(name)
         if not self._stack and (ns, local) in CONTAINERS:
             if not self._containers and (ns, local) != ROOT:
@@ -144,6 +152,7 @@ class DumpReader:
         self._stack.append(element)
 
     def _end(self, name: str) -> None:
+        self._mark = self._parser.CurrentByteIndex
         if self._stack:
             element = self._stack.pop()
             if not self._stack:
@@ -155,6 +164,7 @@ class DumpReader:
             self._done = True
 
     def _text(self, data: str) -> None:
+        self._mark = self._parser.CurrentByteIndex
         if self._stack:
             self._chars += len(data)
             self._check_size()
