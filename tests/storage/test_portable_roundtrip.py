@@ -141,7 +141,7 @@ async def test_an_interrupted_import_completes_with_merge(
     monkeypatch.setattr(target.dump, "restore_entries", failing_after_one)
     importer = Importer(target.stores, target.dump, HOSTS, SERVICES)
     await importer.validate(io.BytesIO(document.encode()))
-    with pytest.raises(ImportInterrupted, match="disk full.*again with --merge"):
+    with pytest.raises(ImportInterrupted, match=r"disk full.*again with --merge"):
         await write_pass(importer, io.BytesIO(document.encode()))
     monkeypatch.undo()
 
