@@ -154,7 +154,7 @@ def build_module(module_type: type[Module], server: Server, config: Config) -> M
         limits = MamLimits(
             m.user_query_rate, m.user_query_burst, m.global_query_rate, m.global_query_burst
         )
-        return MamModule(server, limits)
+        return MamModule(server, limits, quota=m.archive_quota)
     if module_type is BlockingModule:
         return BlockingModule(server, config.blocking.max_items)
     return module_type(server)

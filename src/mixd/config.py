@@ -155,6 +155,7 @@ class MamConfig:
     user_query_burst: Annotated[int, Bound(ge=1)] = 30
     global_query_rate: Annotated[float, Bound(gt=0)] = 500.0
     global_query_burst: Annotated[int, Bound(ge=1)] = 1000
+    archive_quota: Annotated[int, Bound(ge=0)] = 0  # entries per account; 0: none
 
 
 @dataclass(frozen=True, slots=True)

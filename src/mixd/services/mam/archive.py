@@ -22,6 +22,7 @@ delivered.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Awaitable, Callable
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -32,10 +33,12 @@ from mixd.codec.xep0359_sid import add_stanza_id, origin_id, strip_stanza_ids
 from mixd.core.pipeline import AlreadyHandled, MessageStage
 from mixd.core.sessions import Session
 from mixd.jid import JID
+from mixd.services.mam.quota import QuotaKeeper
 from mixd.services.mam.rules import is_archivable, prefs_allow
 from mixd.services.mam.storage import PrefsCache, guarded
 from mixd.storage.contracts.accounts import AccountStore
 from mixd.storage.contracts.archive import (
+    ArchiveMessageNotFound,
     ArchiveStore,
     DefaultMode,
     Direction,
@@ -79,7 +82,9 @@ class ArchiveStage(MessageStage):
         accounts: AccountStore,
         prefs: PrefsCache,
         in_roster: RosterCheck = no_roster,
+        quota: QuotaKeeper | None = None,
     ) -> None:
+        self.quota = quota
         self.hosts = hosts
         self.store = store
         self.accounts = accounts
@@ -104,6 +109,8 @@ class ArchiveStage(MessageStage):
         stored = await guarded(self.store.store(record, [entry]))
         if stored.duplicate and str(to.bare) in stored.holders:
             raise AlreadyHandled
+        if self.quota is not None and not stored.duplicate:
+            await self.quota.stored(str(owner))
         _last_stored.set(_Stored(stanza, stored.message_id, owner, stored.entry_ids[0]))
 
     async def inbound(self, stanza: Stanza, to: JID) -> None:
@@ -136,13 +143,18 @@ class ArchiveStage(MessageStage):
             return
         now = now_micros()
         entry = NewEntry(str(owner), str(sender.bare), Direction.IN, now, sender.resource)
+        entry_id = None
         if stored is not None:
-            (entry_id,) = await guarded(self.store.add_entries(stored.message_id, [entry]))
-        else:
+            # The sender's copy may have expired at once (archive quota): then store ours.
+            with contextlib.suppress(ArchiveMessageNotFound):
+                (entry_id,) = await guarded(self.store.add_entries(stored.message_id, [entry]))
+        if entry_id is None:
             record = MessageRecord(
                 serialize(element), now, str(sender.bare), stanza.type, origin_id(element)
             )
             entry_id = (await guarded(self.store.store(record, [entry]))).entry_ids[0]
+        if self.quota is not None:
+            await self.quota.stored(str(owner))
         add_stanza_id(element, entry_id, owner)
 
     async def _allowed(self, owner: JID, other: JID) -> bool:

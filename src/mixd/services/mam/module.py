@@ -20,6 +20,7 @@ from mixd.jid import JID
 from mixd.services.mam.archive import ArchiveStage
 from mixd.services.mam.limits import MamLimits, QueryLimiter
 from mixd.services.mam.query import MamQueries
+from mixd.services.mam.quota import QuotaKeeper
 from mixd.services.mam.storage import PrefsCache, guarded
 
 if TYPE_CHECKING:
@@ -36,12 +37,13 @@ class MamModule(Module):
     )
     account_features = (NS.MAM, NS.MAM_EXTENDED, NS.SID)
 
-    def __init__(self, server: Server, limits: MamLimits | None = None) -> None:
+    def __init__(self, server: Server, limits: MamLimits | None = None, *, quota: int = 0) -> None:
         super().__init__(server)
         self.store = store = server.stores.archive
         self.prefs = PrefsCache(store)
+        keeper = QuotaKeeper(store, quota) if quota else None  # 0: no quota
         self.stage = ArchiveStage(
-            server.hosts, store, server.stores.accounts, self.prefs, self.in_roster
+            server.hosts, store, server.stores.accounts, self.prefs, self.in_roster, keeper
         )
         self.queries = MamQueries(
             server.router, store, self.prefs, QueryLimiter(limits or MamLimits())

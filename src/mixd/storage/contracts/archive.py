@@ -244,3 +244,11 @@ class ArchiveStore(Protocol):
         archives (with new ids), so a deleted channel leaves its participants'
         history. Returns how many of the owner's own entries were removed."""
         ...
+
+    async def trim(self, owner: str, keep: int) -> int:
+        """Remove the owner's oldest own entries (by timestamp, then insertion
+        order) so that at most `keep` (>= 1) remain; messages no other
+        archive references go too. Entries shown through followed archives
+        are neither counted nor removed. For archives nobody follows (an
+        account's): the archive quota. Returns how many were removed."""
+        ...

@@ -244,6 +244,18 @@ class MemoryArchiveStore:
                 del self._messages[entry.message_id]
         return len(archive)
 
+    async def trim(self, owner: str, keep: int) -> int:
+        if keep < 1:
+            raise ValueError("an archive quota keeps at least one entry")
+        archive = self._archives.get(owner, [])  # kept sorted by (timestamp, seq)
+        removed, archive[:] = archive[: max(0, len(archive) - keep)], archive[-keep:]
+        for entry in removed:
+            self._refs[entry.message_id] -= 1
+            if self._refs[entry.message_id] == 0:
+                del self._refs[entry.message_id]
+                del self._messages[entry.message_id]
+        return len(removed)
+
     def message_count(self) -> int:
         """How many messages are stored (tests check sharing)."""
         return len(self._messages)

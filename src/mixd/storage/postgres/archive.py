@@ -276,6 +276,38 @@ class PostgresArchiveStore:
 
         return await self._db.run(job)
 
+    async def trim(self, owner: str, keep: int) -> int:
+        if keep < 1:
+            raise ValueError("an archive quota keeps at least one entry")
+
+        async def job(conn: Connection) -> int:
+            # The newest entry beyond the quota: it and everything older go.
+            # Reading `keep` index entries is the cost, hence the quota
+            # keeper's amortised calls.
+            boundary = await conn.fetchrow(
+                "SELECT ts, seq FROM archive_entries WHERE owner = $1"
+                " ORDER BY ts DESC, seq DESC OFFSET $2 LIMIT 1",
+                owner,
+                keep,
+            )
+            if boundary is None:
+                return 0
+            removed = await conn.fetch(
+                "DELETE FROM archive_entries WHERE owner = $1 AND (ts, seq) <= ($2, $3)"
+                " RETURNING message",
+                owner,
+                boundary["ts"],
+                boundary["seq"],
+            )
+            await conn.execute(
+                "DELETE FROM messages m WHERE m.seq = ANY($1::bigint[])"
+                " AND NOT EXISTS (SELECT 1 FROM archive_entries x WHERE x.message = m.seq)",
+                sorted({row["message"] for row in removed}),
+            )
+            return len(removed)
+
+        return await self._db.run(job)
+
 
 async def _lock_owners(conn: Connection, entries: Sequence[NewEntry]) -> None:
     """Hold off `follow`/`unfollow` of these archives until this commit.

@@ -234,6 +234,32 @@ class SQLiteArchiveStore:
 
         return await self._db.run(job)
 
+    async def trim(self, owner: str, keep: int) -> int:
+        if keep < 1:
+            raise ValueError("an archive quota keeps at least one entry")
+
+        def job(conn: sqlite3.Connection) -> int:
+            excess = entry_count(conn, owner) - keep
+            if excess <= 0:
+                return 0
+            oldest = conn.execute(
+                "SELECT seq, message FROM archive_entries WHERE owner = ? ORDER BY ts, seq LIMIT ?",
+                (owner, excess),
+            ).fetchall()
+            conn.executemany("DELETE FROM archive_entries WHERE seq = ?", [(s,) for s, _ in oldest])
+            conn.execute(
+                "UPDATE archive_counts SET entries = entries - ? WHERE owner = ?",
+                (len(oldest), owner),
+            )
+            conn.executemany(
+                "DELETE FROM messages WHERE seq = ?1"
+                " AND NOT EXISTS (SELECT 1 FROM archive_entries WHERE message = ?1)",
+                {(message,) for _, message in oldest},
+            )
+            return len(oldest)
+
+        return await self._db.run(job)
+
 
 def _earlier_copy(
     conn: sqlite3.Connection, message: MessageRecord, entries: Sequence[NewEntry]
