@@ -1,4 +1,5 @@
-"""The `mixd` command: run the server, manage accounts, check configuration."""
+"""The `mixd` command: run the server, manage accounts and channels, export and
+import all data, check configuration."""
 
 from __future__ import annotations
 
