@@ -97,6 +97,8 @@ async def test_entries_in_insertion_order_with_their_message(backend: Backend) -
     assert first[0].message == message(0, T0 + 5)
     assert (first[0].owner, first[0].with_jid, first[0].with_resource) == (ALICE, BOB, "phone")
     assert first[0].direction is Direction.OUT and first[0].timestamp == T0 + 5
+    with pytest.raises(ArchiveItemNotFound):
+        await backend.dump.entries(ALICE, "no-such-entry", 2)
 
 
 async def test_spans_name_the_feed_entries_shown(backend: Backend) -> None:

@@ -64,7 +64,8 @@ class DumpStore(Protocol):
 
     async def entries(self, owner: str, after: str | None, limit: int) -> list[DumpedEntry]:
         """The owner's own entries in the order they were stored (not those
-        shown through feeds), starting after the entry with id `after`."""
+        shown through feeds), starting after the entry with id `after`
+        (`ArchiveItemNotFound` if the owner has no such entry)."""
         ...
 
     async def spans(self, feed: str) -> list[FollowSpan]:

@@ -44,7 +44,9 @@ class MemoryDumpStore:
         ordered = sorted(self._archive._archives.get(owner, []), key=lambda e: e.key[1])
         if after is not None:
             positions = [i for i, e in enumerate(ordered) if e.id == after]
-            ordered = ordered[positions[0] + 1 :] if positions else ordered
+            if not positions:
+                raise ArchiveItemNotFound(f"{after} is not in the archive of {owner}")
+            ordered = ordered[positions[0] + 1 :]
         return [self._dumped(e) for e in ordered[:limit]]
 
     def _dumped(self, entry: _Entry) -> DumpedEntry:

@@ -64,6 +64,8 @@ class PostgresDumpStore:
 
     async def entries(self, owner: str, after: str | None, limit: int) -> list[DumpedEntry]:
         async def job(conn: Connection) -> list[DumpedEntry]:
+            if after is not None:
+                await _entry_seq(conn, owner, after)  # raises for an unknown id
             return [_entry(row) for row in await conn.fetch(_ENTRIES, owner, after, limit)]
 
         return await self._db.run(job, read_only=True)
@@ -114,8 +116,8 @@ class PostgresDumpStore:
 
         async def job(conn: Connection) -> None:
             await conn.execute(_LOCK_ARCHIVE, span.feed)
-            start = await _feed_seq(conn, span.feed, first)
-            end = None if span.open else await _feed_seq(conn, span.feed, last) + 1
+            start = await _entry_seq(conn, span.feed, first)
+            end = None if span.open else await _entry_seq(conn, span.feed, last) + 1
             if end is None and await conn.fetchval(
                 "SELECT 1 FROM archive_feeds WHERE owner = $1 AND feed = $2 AND to_seq IS NULL",
                 span.follower,
@@ -185,10 +187,10 @@ async def _message_seq(conn: Connection, entry: DumpedEntry) -> int:
     return int(seq)
 
 
-async def _feed_seq(conn: Connection, feed: str, entry_id: str) -> int:
+async def _entry_seq(conn: Connection, owner: str, entry_id: str) -> int:
     seq = await conn.fetchval(
-        "SELECT seq FROM archive_entries WHERE owner = $1 AND id = $2", feed, entry_id
+        "SELECT seq FROM archive_entries WHERE owner = $1 AND id = $2", owner, entry_id
     )
     if seq is None:
-        raise ArchiveItemNotFound(f"{entry_id} is not in the archive of {feed}")
+        raise ArchiveItemNotFound(f"{entry_id} is not in the archive of {owner}")
     return int(seq)

@@ -61,6 +61,8 @@ class SQLiteDumpStore:
 
     async def entries(self, owner: str, after: str | None, limit: int) -> list[DumpedEntry]:
         def job(conn: sqlite3.Connection) -> list[DumpedEntry]:
+            if after is not None:
+                _entry_seq(conn, owner, after)  # raises for an unknown id
             return [_entry(row) for row in conn.execute(_ENTRIES, (owner, after, limit))]
 
         return await self._db.run(job)
@@ -116,8 +118,8 @@ class SQLiteDumpStore:
         first, last = span.first, span.last
 
         def job(conn: sqlite3.Connection) -> None:
-            start = _feed_seq(conn, span.feed, first)
-            end = None if span.open else _feed_seq(conn, span.feed, last) + 1
+            start = _entry_seq(conn, span.feed, first)
+            end = None if span.open else _entry_seq(conn, span.feed, last) + 1
             if (
                 end is None
                 and conn.execute(
@@ -183,12 +185,12 @@ def _message_seq(conn: sqlite3.Connection, entry: DumpedEntry) -> int:
     return seq
 
 
-def _feed_seq(conn: sqlite3.Connection, feed: str, entry_id: str) -> int:
+def _entry_seq(conn: sqlite3.Connection, owner: str, entry_id: str) -> int:
     row = conn.execute(
-        "SELECT seq FROM archive_entries WHERE owner = ? AND id = ?", (feed, entry_id)
+        "SELECT seq FROM archive_entries WHERE owner = ? AND id = ?", (owner, entry_id)
     ).fetchone()
     if row is None:
-        raise ArchiveItemNotFound(f"{entry_id} is not in the archive of {feed}")
+        raise ArchiveItemNotFound(f"{entry_id} is not in the archive of {owner}")
     return int(row[0])
 
 
