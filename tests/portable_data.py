@@ -22,12 +22,14 @@ from mixd.storage.contracts.archive import (
 )
 from mixd.storage.contracts.dump import DumpStore
 from mixd.storage.contracts.mix import Channel, ChannelInfo, Participant
+from mixd.storage.contracts.mix_misc import NodeItem, RegisteredNick
 from mixd.storage.contracts.pep import AccessModel, NodeConfig, PepItem, SendLast
 from mixd.storage.contracts.roster import LastPresence, RosterItem, Subscription
 from mixd.storage.memory.accounts import MemoryAccountStore
 from mixd.storage.memory.archive import MemoryArchiveStore
 from mixd.storage.memory.dump import MemoryDumpStore
 from mixd.storage.memory.mix import MemoryMixStore
+from mixd.storage.memory.mix_misc import MemoryMixMiscStore
 from mixd.storage.memory.offline import MemoryOfflineStore
 from mixd.storage.memory.pep import MemoryPepStore
 from mixd.storage.memory.roster import MemoryRosterStore
@@ -35,6 +37,8 @@ from mixd.storage.memory.roster import MemoryRosterStore
 HOST, MIX = "example.org", "mix.example.org"
 ALICE, BOB, CAROL = f"alice@{HOST}", f"bob@{HOST}", f"carol@{HOST}"
 ROOM, GONE = f"room@{MIX}", f"gone@{MIX}"
+NICKS_ONLY = "mix.elsewhere.org"  # a MIX service with a registered nick and no channel
+SERVICES = frozenset({MIX, NICKS_ONLY})
 PASSWORD = "correct horse \u00e9 battery"
 T0 = 1_700_000_000_000_000
 
@@ -48,8 +52,17 @@ class Backend:
 def memory_backend() -> Backend:
     accounts, archive, mix = MemoryAccountStore(), MemoryArchiveStore(), MemoryMixStore()
     roster = MemoryRosterStore(accounts)
-    memory = Stores(accounts, archive, mix, MemoryOfflineStore(), MemoryPepStore(accounts), roster)
-    return Backend(memory, MemoryDumpStore(accounts, archive, mix, roster))
+    misc = MemoryMixMiscStore(mix)
+    memory = Stores(
+        accounts=accounts,
+        archive=archive,
+        mix=mix,
+        mix_misc=misc,
+        offline=MemoryOfflineStore(),
+        pep=MemoryPepStore(accounts),
+        roster=roster,
+    )
+    return Backend(memory, MemoryDumpStore(accounts, archive, mix, misc, roster))
 
 
 async def exported(backend: Backend) -> str:
@@ -173,6 +186,13 @@ async def populate(stores: Stores, dump_store: DumpStore) -> None:
                 T0 + n,
             )
         )
+    for n in range(2):
+        avatar = f'<data xmlns="urn:xmpp:avatar:data">{"QUJD" * (n + 1)}</data>'
+        await stores.mix_misc.publish_item(
+            ROOM, "urn:xmpp:avatar:data", NodeItem(f"a{n}", avatar, T0 + n), 10
+        )
+    await stores.mix_misc.register_nick(RegisteredNick(MIX, BOB, "Bobby", "bobby"))
+    await stores.mix_misc.register_nick(RegisteredNick(NICKS_ONLY, CAROL, "C", "c"))
     await stores.mix.add_access(ROOM, "allowed", HOST)
     await stores.mix.add_access(ROOM, "banned", "troll@evil.example")
     await archive.follow(ALICE, ROOM)
@@ -220,8 +240,10 @@ async def snapshot(stores: Stores, dump_store: DumpStore) -> dict[str, Any]:
         for channel in await stores.mix.list_channels(service, None, 1000, adhoc=True):
             s[f"channel {channel.jid}"] = channel
             s[f"participants {channel.jid}"] = await stores.mix.participants(channel.jid)
+            s[f"items {channel.jid}"] = await dump_store.channel_node_items(channel.jid)
             for which in ("allowed", "banned"):
                 s[f"{which} {channel.jid}"] = await stores.mix.access_list(channel.jid, which)
+        s[f"nicks {service}"] = await dump_store.registered_nicks(service)
     owners = await dump_store.archive_owners(None, 1000)
     for owner in owners:
         page = await stores.archive.query(ArchiveQuery(owner, 1000))

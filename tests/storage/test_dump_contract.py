@@ -22,11 +22,12 @@ from mixd.storage.contracts.archive import (
 )
 from mixd.storage.contracts.dump import DumpedEntry, FollowSpan
 from mixd.storage.contracts.mix import Channel
+from mixd.storage.contracts.mix_misc import NodeItem, RegisteredNick
 from mixd.storage.contracts.roster import RosterItem
 from mixd.storage.errors import AccountNotFound
 from mixd.storage.sqlite.database import SQLiteDatabase
 from tests.pg_cluster import postgres_database
-from tests.portable_data import HOST, MIX, Backend, memory_backend, populate, snapshot
+from tests.portable_data import HOST, SERVICES, Backend, memory_backend, populate, snapshot
 
 ALICE, BOB, ROOM = "alice@example.org", "bob@example.org", "room@mix.example.org"
 T0 = 1_700_000_000_000_000
@@ -192,7 +193,25 @@ async def test_round_trip_between_two_of_the_same_backend(backend: Backend) -> N
     document = io.StringIO()
     await Exporter(backend.stores, backend.dump, document).run()
     target = memory_backend()
-    importer = Importer(target.stores, target.dump, frozenset({HOST}), frozenset({MIX}))
+    importer = Importer(target.stores, target.dump, frozenset({HOST}), SERVICES)
     await importer.check_target()
     await importer.write(io.BytesIO(document.getvalue().encode()))
     assert await snapshot(target.stores, target.dump) == before
+
+
+async def test_registered_nicks_and_channel_node_items(backend: Backend) -> None:
+    s, dump = backend.stores, backend.dump
+    await s.mix.create_channel(Channel(ROOM, False, T0, (), b"k"))
+    await s.mix_misc.register_nick(RegisteredNick("mix.other.example", BOB, "Bob", "bob"))
+    await s.mix_misc.register_nick(RegisteredNick("mix.example.org", BOB, "B", "b"))
+    await s.mix_misc.register_nick(RegisteredNick("mix.example.org", ALICE, "Al", "al"))
+    for node, item_id, updated in (("z", "1", T0), ("a", "2", T0 + 2), ("a", "1", T0 + 1)):
+        await s.mix_misc.publish_item(ROOM, node, NodeItem(item_id, "<x/>", updated), 10)
+
+    assert await dump.channel_services() == ["mix.example.org", "mix.other.example"]
+    assert [n.user for n in await dump.registered_nicks("mix.example.org")] == [ALICE, BOB]
+    assert [(node, i.id) for node, i in await dump.channel_node_items(ROOM)] == [
+        ("a", "1"),
+        ("a", "2"),
+        ("z", "1"),
+    ]

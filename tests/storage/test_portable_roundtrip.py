@@ -20,9 +20,9 @@ from mixd.storage.contracts.dump import DumpedEntry, DumpStore
 from mixd.storage.errors import StorageUnavailable
 from mixd.storage.sqlite.database import SQLiteDatabase
 from tests.pg_cluster import postgres_database
-from tests.portable_data import HOST, MIX, populate, snapshot
+from tests.portable_data import HOST, SERVICES, populate, snapshot
 
-HOSTS, SERVICES = frozenset({HOST}), frozenset({MIX})
+HOSTS = frozenset({HOST})
 
 
 @dataclass

@@ -15,7 +15,7 @@ from mixd.portable.command import dump_store
 from mixd.portable.format import DumpError
 from mixd.portable.importer import Importer
 from mixd.storage.sqlite.database import SQLiteDatabase
-from tests.portable_data import HOST, MIX, Backend, exported, memory_backend, populate
+from tests.portable_data import HOST, SERVICES, Backend, exported, memory_backend, populate
 
 
 @pytest.fixture
@@ -37,7 +37,7 @@ async def target(tmp_path: Path) -> AsyncIterator[Backend]:
 
 async def refused(target: Backend, text: str | bytes) -> str:
     data = text.encode() if isinstance(text, str) else text
-    importer = Importer(target.stores, target.dump, frozenset({HOST}), frozenset({MIX}))
+    importer = Importer(target.stores, target.dump, frozenset({HOST}), SERVICES)
     await importer.check_target()
     with pytest.raises(DumpError) as caught:
         await importer.validate(io.BytesIO(data))

@@ -62,6 +62,9 @@ class Exporter:
                 await self._user(host, username)
             if host in services:
                 await self._channels(host)
+                for nick in await self._dump.registered_nicks(host):
+                    attrs = {"jid": nick.user, "nick": nick.nick, "key": nick.key}
+                    self._record(Element(NS.MIXD_DUMP, "registered-nick", attrs), NS.PIE)
             write("</host>\n")
         await self._orphan_archives()
         write("</server-data>\n")
@@ -209,6 +212,12 @@ class Exporter:
         for which in ("allowed", "banned"):
             for entry in await mix.access_list(channel.jid, which):
                 self._record(Element(NS.MIXD_DUMP, which, {"jid": entry}), NS.MIXD_DUMP)
+        for node, item in await self._dump.channel_node_items(channel.jid):
+            attrs = {"node": node, "id": item.id, "updated": str(item.updated)}
+            element = Element(NS.MIXD_DUMP, "node-item", attrs)
+            if item.xml:
+                element.children.append(PLACEHOLDER)
+            self._record(element, NS.MIXD_DUMP, [item.xml] if item.xml else [])
         await self._archive(channel.jid, f"<archive xmlns='{NS.PIE_MAM}'>", NS.PIE_MAM)
         self._out.write("</channel>\n")
 

@@ -26,6 +26,7 @@ from mixd.xml.serializer import serialize
 CHUNK = 1 << 16
 BATCH = 500  # archive entries per transaction
 OFFLINE_LIMIT = 1 << 30  # the dump's queue is taken whole, whatever [offline] says
+KEEP_ALL = 1 << 30  # a channel node keeps every item the dump has
 
 
 class Source(Protocol):
@@ -242,6 +243,8 @@ class Importer:
             if element.get("version") != FORMAT_VERSION:
                 raise DumpError(f"unsupported dump version {element.get('version')!r}")
             self._header = True
+        elif where == (NS.PIE, "host") and key == (NS.MIXD_DUMP, "registered-nick"):
+            await self._registered_nick(element)
         elif where == (NS.PIE, "user"):
             await self._user_record(key, element)
         elif where == (NS.MIXD_DUMP, "channel"):
@@ -318,12 +321,28 @@ class Importer:
             participant = records.participant(jid, element)
             if write:
                 await mix.join(participant)
+        elif key == (NS.MIXD_DUMP, "node-item"):
+            node, item = records.node_item(jid, element)
+            if write:
+                await self._stores.mix_misc.publish_item(jid, node, item, KEEP_ALL)
         elif key in ((NS.MIXD_DUMP, "allowed"), (NS.MIXD_DUMP, "banned")):
             entry = records.bare_jid(element.get("jid"), f"{element.name} entry")
             if write:
                 await mix.add_access(jid, "allowed" if key[1] == "allowed" else "banned", entry)
         else:
             raise DumpError(f"unexpected <{element.name} xmlns='{element.ns}'> in a channel")
+
+    async def _registered_nick(self, element: Element) -> None:
+        assert self._host is not None
+        if self._host not in self._services:
+            raise DumpError(f"MIX service {self._host} is not served by the target configuration")
+        nick = records.registered_nick(self._host, element)
+        misc = self._stores.mix_misc
+        if not self._write:
+            return
+        if self._merge and await misc.registered_nick(nick.service, nick.user) is not None:
+            return
+        await misc.register_nick(nick)
 
     async def _archive_record(self, key: tuple[str, str], element: Element) -> None:
         archive = self._archive

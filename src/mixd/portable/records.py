@@ -28,6 +28,7 @@ from mixd.storage.contracts.archive import (
 )
 from mixd.storage.contracts.dump import DumpedEntry, FollowSpan
 from mixd.storage.contracts.mix import Channel, ChannelInfo, Participant
+from mixd.storage.contracts.mix_misc import NodeItem, RegisteredNick
 from mixd.storage.contracts.pep import AccessModel, NodeConfig, PepItem, SendLast
 from mixd.storage.contracts.roster import LastPresence, RosterItem, Subscription
 from mixd.xml.element import Element
@@ -292,3 +293,26 @@ def follower(feed: str, element: Element) -> FollowSpan:
     if span.first is None and not span.open:
         raise DumpError(f"{what}: a closed span must name its entries")
     return span
+
+
+def node_item(channel: str, element: Element) -> tuple[str, NodeItem]:
+    what = f"channel {channel} node item"
+    payloads = list(element.elements)
+    if len(payloads) > 1:
+        raise DumpError(f"{what}: more than one payload")
+    item = NodeItem(
+        required(element.get("id"), f"{what} id"),
+        serialize(payloads[0]) if payloads else "",
+        parse_int(element.get("updated"), f"{what} updated"),
+    )
+    return required(element.get("node"), f"{what} node"), item
+
+
+def registered_nick(service: str, element: Element) -> RegisteredNick:
+    what = f"nick registered with {service}"
+    return RegisteredNick(
+        service,
+        bare_jid(element.get("jid"), f"{what} jid"),
+        required(element.get("nick"), f"{what} nick"),
+        required(element.get("key"), f"{what} key"),
+    )

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from mixd.storage.contracts.archive import Direction, MessageRecord
+from mixd.storage.contracts.mix_misc import NodeItem, RegisteredNick
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,7 +55,17 @@ class DumpStore(Protocol):
         ...
 
     async def channel_services(self) -> list[str]:
-        """MIX services having at least one channel (ad hoc ones too), sorted."""
+        """MIX services having at least one channel (ad hoc ones too) or a
+        registered nick, sorted."""
+        ...
+
+    async def registered_nicks(self, service: str) -> list[RegisteredNick]:
+        """The nicks registered with `service` (XEP-0407), by user."""
+        ...
+
+    async def channel_node_items(self, channel: str) -> list[tuple[str, NodeItem]]:
+        """Every (node, item) `MixMiscStore` keeps for the channel, by node,
+        each node's oldest first."""
         ...
 
     async def archive_owners(self, after: str | None, limit: int) -> list[str]:

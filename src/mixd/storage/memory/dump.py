@@ -6,10 +6,12 @@ from collections.abc import Sequence
 
 from mixd.storage.contracts.archive import ArchiveItemNotFound, NewEntry
 from mixd.storage.contracts.dump import DumpedEntry, FollowSpan
+from mixd.storage.contracts.mix_misc import NodeItem, RegisteredNick
 from mixd.storage.errors import AccountNotFound
 from mixd.storage.memory.accounts import MemoryAccountStore
 from mixd.storage.memory.archive import MemoryArchiveStore, _Entry, _Span
 from mixd.storage.memory.mix import MemoryMixStore
+from mixd.storage.memory.mix_misc import MemoryMixMiscStore
 from mixd.storage.memory.roster import MemoryRosterStore
 
 
@@ -22,8 +24,10 @@ class MemoryDumpStore:
         accounts: MemoryAccountStore,
         archive: MemoryArchiveStore,
         mix: MemoryMixStore,
+        misc: MemoryMixMiscStore,
         roster: MemoryRosterStore,
     ) -> None:
+        self._misc = misc
         self._accounts = accounts
         self._archive = archive
         self._mix = mix
@@ -33,7 +37,18 @@ class MemoryDumpStore:
         return sorted({host for host, _ in self._accounts._accounts})
 
     async def channel_services(self) -> list[str]:
-        return sorted({jid.rpartition("@")[2] for jid in self._mix._channels})
+        services = {jid.rpartition("@")[2] for jid in self._mix._channels}
+        return sorted(services | {service for service, _ in self._misc._nicks})
+
+    async def registered_nicks(self, service: str) -> list[RegisteredNick]:
+        nicks = self._misc._nicks
+        return [nicks[key] for key in sorted(nicks) if key[0] == service]
+
+    async def channel_node_items(self, channel: str) -> list[tuple[str, NodeItem]]:
+        nodes = sorted(node for c, node in self._misc._items if c == channel)
+        return [
+            (node, item) for node in nodes for item in await self._misc.node_items(channel, node)
+        ]
 
     async def archive_owners(self, after: str | None, limit: int) -> list[str]:
         a = self._archive

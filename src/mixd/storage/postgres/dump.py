@@ -9,6 +9,7 @@ import asyncpg
 
 from mixd.storage.contracts.archive import ArchiveItemNotFound, Direction, MessageRecord
 from mixd.storage.contracts.dump import DumpedEntry, FollowSpan
+from mixd.storage.contracts.mix_misc import NodeItem, RegisteredNick
 from mixd.storage.errors import AccountNotFound
 from mixd.storage.postgres.archive import PostgresArchiveStore
 from mixd.storage.postgres.database import Connection, PostgresDatabase
@@ -44,7 +45,32 @@ class PostgresDumpStore:
         return await self._column("SELECT DISTINCT host FROM accounts ORDER BY host")
 
     async def channel_services(self) -> list[str]:
-        return await self._column("SELECT DISTINCT service FROM mix_channels ORDER BY service")
+        return await self._column(
+            "SELECT service FROM mix_channels UNION SELECT service FROM mix_registered_nicks"
+            " ORDER BY service"
+        )
+
+    async def registered_nicks(self, service: str) -> list[RegisteredNick]:
+        async def job(conn: Connection) -> list[RegisteredNick]:
+            rows = await conn.fetch(
+                "SELECT jid, nick, nick_key FROM mix_registered_nicks WHERE service = $1"
+                " ORDER BY jid",
+                service,
+            )
+            return [RegisteredNick(service, r["jid"], r["nick"], r["nick_key"]) for r in rows]
+
+        return await self._db.run(job, read_only=True)
+
+    async def channel_node_items(self, channel: str) -> list[tuple[str, NodeItem]]:
+        async def job(conn: Connection) -> list[tuple[str, NodeItem]]:
+            rows = await conn.fetch(
+                "SELECT node, id, xml, updated FROM mix_node_items WHERE channel = $1"
+                " ORDER BY node, updated, id",
+                channel,
+            )
+            return [(r["node"], NodeItem(r["id"], r["xml"], int(r["updated"]))) for r in rows]
+
+        return await self._db.run(job, read_only=True)
 
     async def archive_owners(self, after: str | None, limit: int) -> list[str]:
         tables = ("archive_entries", "archive_prefs", "archive_feeds")

@@ -10,6 +10,7 @@ from typing import Any
 
 from mixd.storage.contracts.archive import ArchiveItemNotFound, Direction, MessageRecord
 from mixd.storage.contracts.dump import DumpedEntry, FollowSpan
+from mixd.storage.contracts.mix_misc import NodeItem, RegisteredNick
 from mixd.storage.errors import AccountNotFound
 from mixd.storage.sqlite.archive import SQLiteArchiveStore
 from mixd.storage.sqlite.archive_query import NO_END
@@ -41,7 +42,32 @@ class SQLiteDumpStore:
         return await self._column("SELECT DISTINCT host FROM accounts ORDER BY host")
 
     async def channel_services(self) -> list[str]:
-        return await self._column("SELECT DISTINCT service FROM mix_channels ORDER BY service")
+        return await self._column(
+            "SELECT service FROM mix_channels UNION SELECT service FROM mix_registered_nicks"
+            " ORDER BY service"
+        )
+
+    async def registered_nicks(self, service: str) -> list[RegisteredNick]:
+        def job(conn: sqlite3.Connection) -> list[RegisteredNick]:
+            rows = conn.execute(
+                "SELECT jid, nick, nick_key FROM mix_registered_nicks WHERE service = ?"
+                " ORDER BY jid",
+                (service,),
+            )
+            return [RegisteredNick(service, str(j), str(n), str(k)) for j, n, k in rows]
+
+        return await self._db.run(job)
+
+    async def channel_node_items(self, channel: str) -> list[tuple[str, NodeItem]]:
+        def job(conn: sqlite3.Connection) -> list[tuple[str, NodeItem]]:
+            rows = conn.execute(
+                "SELECT node, id, xml, updated FROM mix_node_items WHERE channel = ?"
+                " ORDER BY node, updated, id",
+                (channel,),
+            )
+            return [(str(n), NodeItem(str(i), str(x), int(u))) for n, i, x, u in rows]
+
+        return await self._db.run(job)
 
     async def archive_owners(self, after: str | None, limit: int) -> list[str]:
         # archive_counts holds a row for every owner that ever had entries.
