@@ -27,6 +27,7 @@ from mixd.storage.contracts.pep import AccessModel, NodeConfig, PepItem, SendLas
 from mixd.storage.contracts.roster import LastPresence, RosterItem, Subscription
 from mixd.storage.memory.accounts import MemoryAccountStore
 from mixd.storage.memory.archive import MemoryArchiveStore
+from mixd.storage.memory.blocklist import MemoryBlocklistStore
 from mixd.storage.memory.dump import MemoryDumpStore
 from mixd.storage.memory.mix import MemoryMixStore
 from mixd.storage.memory.mix_misc import MemoryMixMiscStore
@@ -61,6 +62,7 @@ def memory_backend() -> Backend:
         offline=MemoryOfflineStore(),
         pep=MemoryPepStore(accounts),
         roster=roster,
+        blocklist=MemoryBlocklistStore(accounts),
     )
     return Backend(memory, MemoryDumpStore(accounts, archive, mix, misc, roster))
 
@@ -146,6 +148,7 @@ async def populate(stores: Stores, dump_store: DumpStore) -> None:
         PepItem("x", "", datetime(2024, 3, 2, tzinfo=UTC), f"{BOB}/a"),
         lambda _: NodeConfig(),
     )
+    await stores.blocklist.block(HOST, "alice", ["spam.example", "troll@evil.example/x"], 100)
     await stores.pep.set_vcard(
         HOST, "alice", '<vCard xmlns="vcard-temp"><FN>Alice &amp; co</FN></vCard>'
     )
@@ -236,6 +239,7 @@ async def snapshot(stores: Stores, dump_store: DumpStore) -> dict[str, Any]:
             for node in await stores.pep.nodes(host, user):
                 s[f"pep {jid} {node.name}"] = await stores.pep.items(host, user, node.name)
             s[f"vcard {jid}"] = await stores.pep.vcard(host, user)
+            s[f"blocklist {jid}"] = await stores.blocklist.blocklist(host, user)
     for service in await dump_store.channel_services():
         for channel in await stores.mix.list_channels(service, None, 1000, adhoc=True):
             s[f"channel {channel.jid}"] = channel

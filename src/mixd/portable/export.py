@@ -95,6 +95,12 @@ class Exporter:
             found = await s.pep.items(host, username, node.name)
             if found is not None:
                 self._pep_node(found)
+        blocked = await s.blocklist.blocklist(host, username)
+        if blocked:
+            element = Element(NS.BLOCKING, "blocklist")
+            for jid in blocked:
+                element.add(NS.BLOCKING, "item", {"jid": jid})
+            self._record(element, NS.PIE)
         vcard = await s.pep.vcard(host, username)
         if vcard is not None:
             self._out.write(with_client_namespace(vcard) + "\n")

@@ -26,7 +26,7 @@ from mixd.xml.serializer import serialize
 CHUNK = 1 << 16
 BATCH = 500  # archive entries per transaction
 OFFLINE_LIMIT = 1 << 30  # the dump's queue is taken whole, whatever [offline] says
-KEEP_ALL = 1 << 30  # a channel node keeps every item the dump has
+KEEP_ALL = 1 << 30  # a channel node or blocklist keeps every item the dump has
 
 
 class Source(Protocol):
@@ -282,6 +282,10 @@ class Importer:
             node = records.pep_node(element)
             if write:
                 await self._write_pep(host, name, node)
+        elif key == (NS.BLOCKING, "blocklist"):
+            jids = records.blocklist(element)
+            if write:
+                await s.blocklist.block(host, name, jids, KEEP_ALL)
         elif key == (NS.VCARD, "vCard"):
             if write:
                 await s.pep.set_vcard(host, name, serialize(element))

@@ -316,3 +316,16 @@ def registered_nick(service: str, element: Element) -> RegisteredNick:
         required(element.get("nick"), f"{what} nick"),
         required(element.get("key"), f"{what} key"),
     )
+
+
+def blocklist(element: Element) -> list[str]:
+    _only(element, {(NS.BLOCKING, "item")}, "blocklist")
+    jids = [required(item.get("jid"), "blocklist item jid") for item in element.elements]
+    for jid in jids:
+        try:
+            parsed = JID.parse(jid)
+        except JIDError as exc:
+            raise DumpError(f"blocklist: bad JID {jid!r}: {exc}") from None
+        if str(parsed) != jid:
+            raise DumpError(f"blocklist: {jid!r} is not a normalised JID")
+    return jids
