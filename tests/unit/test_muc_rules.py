@@ -1,4 +1,4 @@
-"""The MUC face's pure decisions: history limits, roles, occupant ids, the
+"""The MUC face's pure decisions: history limits, occupant ids, the
 MUC form of channel messages, and the join element's codec."""
 
 from __future__ import annotations
@@ -12,7 +12,6 @@ from mixd.codec.xep0369_mix import mix_element
 from mixd.jid import JID
 from mixd.services.mix import rules as mix_rules
 from mixd.services.mix.muc import rules
-from mixd.storage.contracts.mix import Channel
 from mixd.xml.element import Element
 from mixd.xml.fragment import parse_element
 
@@ -40,15 +39,6 @@ def test_fit_chars_keeps_the_newest_that_fit() -> None:
     assert rules.fit_chars([100, 200, 300], 299) == 0
     assert rules.fit_chars([100, 200, 300], 500) == 2
     assert rules.fit_chars([100, 200, 300], 600) == 3
-
-
-def test_affiliations_and_roles_map_from_mix() -> None:
-    channel = Channel("coven@mix.example", False, 0, ("hag66@example",), SECRET)
-    assert rules.affiliation(channel, "hag66@example", True) == "owner"
-    assert rules.affiliation(channel, "hecate@example", True) == "member"
-    assert rules.affiliation(channel, "hecate@example", False) == "none"
-    assert rules.role("owner") == "moderator"
-    assert rules.role("member") == "participant"
 
 
 def test_occupant_ids_are_stable_and_unlinkable() -> None:

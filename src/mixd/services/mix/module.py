@@ -55,7 +55,7 @@ def build_service(server: Server, domain: str, settings: Settings) -> MixService
     IqRelay(service)
     Retractions(service, messages)
     ChannelAvatar(service)  # after Nodes: it answers avatar reads first
-    MucFace(service)  # after the slices whose disco and MAM answers it extends
+    MucFace(service, admin)  # after the slices whose disco and MAM answers it extends
     RegisteredNicks(service)  # after the MUC face: it checks nicks of entering clients too
     Invitations(service, admin)  # after RegisteredNicks: its join wraps theirs
     return service
@@ -70,7 +70,7 @@ class MixModule(Module):
         Xep(407, "0.1.2", "retraction, avatar, nick registration, invitations"),
         Xep(84, "1.1.4", "the channel's avatar nodes"),
         Xep(408, "0.2.0", "fully integrated mode: every channel is also a MUC room"),
-        Xep(45, "1.35.5", "occupant side of rooms; no private messages or moderation yet"),
+        Xep(45, "1.35.5", "rooms are MIX channels; moderation mapped to MIX-ADMIN"),
         Xep(421, "1.0.1"),
         Xep(410, "1.1.0", "answered by the room"),
         Xep(50, "1.3.0"),

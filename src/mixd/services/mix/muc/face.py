@@ -29,22 +29,27 @@ proxy JIDs (MIX-ANON, not yet).
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from dataclasses import replace
 
 from mixd import ns as NS
 from mixd.codec.stanza import CodecError, Kind, Stanza, stanza_error_reply
+from mixd.codec.xep0045_admin import DestroyRequest
 from mixd.codec.xep0045_muc import MucJoin, user_x
 from mixd.codec.xep0082_datetime import now_micros
 from mixd.errors import StanzaError, StanzaErrorCondition
 from mixd.jid import JID
 from mixd.services.mix import rules as mix_rules
 from mixd.services.mix.admin import rights as admin_rights
+from mixd.services.mix.admin.nodes import AdminNodes
 from mixd.services.mix.muc import rules
 from mixd.services.mix.muc.archive import MucArchive
 from mixd.services.mix.muc.between import BetweenOccupants
 from mixd.services.mix.muc.delivery import Delivery
 from mixd.services.mix.muc.disco import MucDiscovery
+from mixd.services.mix.muc.moderation import Moderation
 from mixd.services.mix.muc.presence import occupant_presence, subject_message
+from mixd.services.mix.muc.removal import Removal, mark
 from mixd.services.mix.muc.room import Room, Shown
 from mixd.services.mix.notify import notify_participant, notify_retract
 from mixd.services.mix.presence_state import ClientPresence
@@ -63,13 +68,19 @@ def _conflict() -> StanzaError:
 
 
 class MucFace:
-    def __init__(self, service: MixService) -> None:
+    def __init__(self, service: MixService, admin: AdminNodes) -> None:
         self.service = service
         self.rooms: dict[str, Room] = {}  # by channel, only while MUC clients are joined
+        # While a kick, ban or affiliation change is applied: why each user
+        # (or domain) is removed, by (channel, user or domain).
+        self.removals: dict[tuple[str, str], Removal] = {}
+        # While a MUC owner's destroy is applied: its reason and venue, by channel.
+        self.destroying: dict[str, DestroyRequest] = {}
         self.delivery = Delivery(service)
         self.archive = MucArchive(service, self)
         self.between = BetweenOccupants(service, self)
         MucDiscovery(service, self)
+        self.moderation = Moderation(service, self, admin)
         # Every way a channel goes (destroy, End of Life, ad-hoc command).
         service.destroy_listeners.append(self.destroyed)
         service.occupant_handler = self.receive
@@ -244,19 +255,31 @@ class MucFace:
                 done.add(entry.user)
                 await self._sync(state, room, entry.user, entry if available else None)
 
+    def removal_of(self, state: ChannelState, user: str) -> Removal | None:
+        """Why `user`, no participant any more, was removed: what the
+        operation under way recorded (for the user or the user's domain),
+        else a ban if there is one; None when the user left."""
+        key = str(state.jid)
+        found = self.removals.get((key, user)) or self.removals.get((key, user.rpartition("@")[2]))
+        if found is None and state.is_banned(user):
+            found = Removal((rules.BANNED,))
+        return found
+
     async def _sync(
         self, state: ChannelState, room: Room, user: str, changed: ClientPresence | None
     ) -> None:
         """Show MUC clients the user's current presence (from the node)."""
         participant = state.participants.get(user)
+        removal = self.removal_of(state, user) if participant is None else None
         if participant is None:
-            await self._evict(state, room, user)
+            await self._evict(state, room, user, removal)
         entries = state.presence.of_user(user) if participant is not None else []
         old = room.shown.get(user)
         if participant is None or not entries:
             if old is not None:
                 del room.shown[user]
-                await self._broadcast(state, room, user, old.nick, None)
+                codes = removal.codes if removal is not None else ()
+                await self._broadcast(state, room, user, old.nick, None, codes, removal=removal)
             return
         current = state.presence.get(old.proxy) if old is not None else None
         entry = changed if changed in entries else current or entries[0]
@@ -276,24 +299,46 @@ class MucFace:
         entry: ClientPresence | None,
         codes: tuple[int, ...] = (),
         new_nick: str | None = None,
+        removal: Removal | None = None,
     ) -> None:
         """Occupant presence to every joined client, with 110 to the user's own."""
         others = [c for c, owner in room.occupants.items() if owner != user]
         own = room.resources_of(user)
         if others:
             element = occupant_presence(state, user, nick, entry, codes, new_nick)
+            if removal is not None:
+                mark(element, removal)
             await self.delivery.many(others, element)
         if own:
             element = occupant_presence(state, user, nick, entry, (*codes, rules.SELF), new_nick)
+            if removal is not None:
+                mark(element, removal)
             await self.delivery.many(own, element)
 
-    async def _evict(self, state: ChannelState, room: Room, user: str) -> None:
+    async def refresh(self, state: ChannelState, users: Iterable[str]) -> None:
+        """The affiliation (and so the role) of these users may have
+        changed: their occupant presence again to every joined client."""
+        room = self.rooms.get(str(state.jid))
+        if room is None:
+            return
+        for user in users:
+            shown = room.shown.get(user)
+            entry = state.presence.get(shown.proxy) if shown is not None else None
+            if shown is not None and entry is not None and user in state.participants:
+                await self._broadcast(state, room, user, shown.nick, entry)
+
+    async def _evict(
+        self, state: ChannelState, room: Room, user: str, removal: Removal | None
+    ) -> None:
         """The user is no participant any more: its MUC clients are out."""
+        codes = removal.codes if removal is not None else (rules.REMOVED,)
         for client in room.resources_of(user):
             del room.occupants[client]
             shown = room.shown.get(user)
             nick = shown.nick if shown is not None else client.resource or ""
-            own = occupant_presence(state, user, nick, None, (rules.SELF, rules.REMOVED))
+            own = occupant_presence(state, user, nick, None, (rules.SELF, *codes))
+            if removal is not None:
+                mark(own, removal)
             await self.delivery.one(client, own)
 
     async def participant_changed(
@@ -348,6 +393,7 @@ class MucFace:
         is gone (XEP-0045 10.9)."""
         key = str(state.jid)
         room = self.rooms.pop(key, None)
+        request = self.destroying.get(key, DestroyRequest())
         if room is not None:
             for client, user in room.occupants.items():
                 shown = room.shown.get(user)
@@ -355,6 +401,6 @@ class MucFace:
                 gone = Element(NS.CLIENT, "presence", {"type": "unavailable"})
                 gone.attrs["from"] = f"{key}/{nick}"
                 x = user_x("none", "none", codes=(rules.SELF,))
-                x.add(NS.MUC_USER, "destroy")
+                x.append(request.user_element())
                 gone.append(x)
                 await self.delivery.one(client, gone)

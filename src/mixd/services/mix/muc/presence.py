@@ -10,7 +10,7 @@ from mixd import ns as NS
 from mixd.codec.xep0045_muc import occupant_id, user_x
 from mixd.jid import JID
 from mixd.services.mix import rules as mix_rules
-from mixd.services.mix.muc import rules
+from mixd.services.mix.muc import affiliations, rules
 from mixd.services.mix.presence_state import ClientPresence
 from mixd.services.mix.state import ChannelState
 from mixd.xml.element import Element
@@ -40,8 +40,8 @@ def occupant_presence(
         rules.strip_server_owned(element)
     element.attrs["from"] = f"{state.jid}/{nick}"
     participant = state.participants.get(user)
-    affiliation = rules.affiliation(state.channel, user, participant is not None)
-    role = rules.role(affiliation) if entry is not None else "none"
+    affiliation = affiliations.affiliation_of(state, user)
+    role = affiliations.role_of(affiliation) if entry is not None else "none"
     jid = str(client) if client is not None else None
     element.append(user_x(affiliation, role, jid, new_nick, codes))
     pid = (

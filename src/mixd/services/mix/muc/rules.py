@@ -1,6 +1,6 @@
-"""Decisions of the MUC face as plain functions (no I/O): affiliations and
-roles mapped from MIX, occupant ids, the history an entering occupant gets,
-and a channel message rewritten in MUC form."""
+"""Decisions of the MUC face as plain functions (no I/O): occupant ids,
+the history an entering occupant gets, and a channel message rewritten in
+MUC form. Affiliations and roles are in `affiliations.py`."""
 
 from __future__ import annotations
 
@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from mixd import ns as NS
 from mixd.codec.xep0045_muc import History, occupant_id
 from mixd.codec.xep0369_mix import NAMESPACES
-from mixd.storage.contracts.mix import Channel
 from mixd.xml.element import Element
 
 DEFAULT_HISTORY = 20  # messages sent on entering when the client asks for no limit
@@ -23,23 +22,12 @@ MAX_HISTORY = 100  # the most a client can ask for
 NON_ANONYMOUS = 100
 SELF = 110
 LOGGING = 170
+CONFIG_CHANGED = 104
 NICK_MODIFIED = 210
+BANNED = 301
 NICK_CHANGED = 303
-REMOVED = 321
-
-
-def affiliation(channel: Channel, user: str, is_participant: bool) -> str:
-    """The MUC affiliation of a user: owners of the channel are owners,
-    other participants members. The one place MIX roles map to MUC ones
-    (administrators and banned users join when MIX-ADMIN provides them)."""
-    if user in channel.owners:
-        return "owner"
-    return "member" if is_participant else "none"
-
-
-def role(affiliation_: str) -> str:
-    """Owners (and, later, administrators) moderate; everyone else speaks."""
-    return "moderator" if affiliation_ in ("owner", "admin") else "participant"
+KICKED = 307
+REMOVED = 321  # by an affiliation change (or leaving through MIX)
 
 
 def occupant_id_of(secret: bytes, participant_id: str) -> str:
