@@ -23,6 +23,7 @@ EVENT = "http://jabber.org/protocol/pubsub#event"
 BANNED = "urn:xmpp:mix:nodes:banned"
 ALLOWED = "urn:xmpp:mix:nodes:allowed"
 CONFIG = "urn:xmpp:mix:nodes:config"
+ROOMCONFIG = "http://jabber.org/protocol/muc#roomconfig"
 
 
 async def entries(xmpp: ClientXMPP, node: str) -> list[str]:
@@ -246,3 +247,108 @@ async def test_members_only_channel(
     with pytest.raises(PresenceError) as refused:
         await hecate.plugin["xep_0045"].join_muc_wait(CHANNEL, "hecate", timeout=TIMEOUT)
     assert refused.value.condition == "registration-required"
+
+
+def form_values(form: Any) -> dict[str, Any]:
+    return {var: field.get_value() for var, field in form.get_fields().items()}
+
+
+async def read_mix_config(xmpp: ClientXMPP) -> dict[str, list[str]]:
+    result = await iq(
+        xmpp, CHANNEL, f"<pubsub xmlns='{PUBSUB}'><items node='{CONFIG}'/></pubsub>", "get"
+    )
+    form = result.xml.find(f".//{{{PUBSUB}}}item/{{jabber:x:data}}x")
+    assert form is not None
+    return {
+        f.get("var"): [v.text or "" for v in f.findall("{jabber:x:data}value")]
+        for f in form.findall("{jabber:x:data}field")
+    }
+
+
+async def test_room_configuration_is_the_mix_configuration(
+    server: ServerHandle, hag: tuple[ClientXMPP, FromService]
+) -> None:
+    hag_mix, _ = hag
+    owner, _ = await hag_in_muc(server)
+    hecate, _, hecate_messages = await muc_client(server, "hecate")
+    await hecate.plugin["xep_0045"].join_muc_wait(CHANNEL, "hecate", maxstanzas=0, timeout=TIMEOUT)
+    with pytest.raises(IqError) as err:
+        await hecate.plugin["xep_0045"].get_room_config(CHANNEL, timeout=TIMEOUT)
+    assert err.value.condition == "forbidden"
+    muc = owner.plugin["xep_0045"]
+    form = await muc.get_room_config(CHANNEL, timeout=TIMEOUT)
+    values = form_values(form)
+    assert values["FORM_TYPE"] in (ROOMCONFIG, [ROOMCONFIG])
+    assert values["muc#roomconfig_roomowners"] == ["hag66@localhost"]
+    assert values["muc#roomconfig_membersonly"] is False
+    assert values["muc#roomconfig_persistentroom"] is True
+    assert values["muc#roomconfig_allowpm"] == "anyone"
+    form.set_values(
+        {
+            "muc#roomconfig_roomname": "A Dark Cave",
+            "muc#roomconfig_roomdesc": "The place for all good witches",
+            "muc#roomconfig_allowinvites": True,
+            "muc#roomconfig_allowpm": "none",
+            "muc#roomconfig_roomadmins": ["greymalkin@localhost"],
+        }
+    )
+    await muc.set_room_config(CHANNEL, form, timeout=TIMEOUT)
+    notice = await hecate_messages.until(lambda m: 104 in codes(m))
+    assert str(notice["from"]) == CHANNEL
+    mix_config = await read_mix_config(hag_mix)
+    assert mix_config["Administrator"] == ["greymalkin@localhost"]
+    assert mix_config["Participation Addition by Invitation from Participant"] == ["true"]
+    assert mix_config["Private Messages"] == ["false"]
+    assert mix_config["Last Change Made By"] == ["hag66@localhost"]
+    state = await channel_state(server, CHANNEL)
+    assert state is not None
+    assert state.channel.info.name == "A Dark Cave"
+    assert state.channel.info.description == "The place for all good witches"
+    info = await hecate.plugin["xep_0030"].get_info(jid=CHANNEL, timeout=TIMEOUT)
+    assert {i[3] for i in info["disco_info"]["identities"]} == {"A Dark Cave"}
+    again = form_values(await muc.get_room_config(CHANNEL, timeout=TIMEOUT))
+    assert again["muc#roomconfig_roomname"] == "A Dark Cave"
+    assert again["muc#roomconfig_roomadmins"] == ["greymalkin@localhost"]
+    # Members-only: the allowed node, with everyone already in on it.
+    form.set_values({"muc#roomconfig_membersonly": True})
+    await muc.set_room_config(CHANNEL, form, timeout=TIMEOUT)
+    assert await entries(hag_mix, ALLOWED) == ["hag66@localhost", "hecate@localhost"]
+    info = await hecate.plugin["xep_0030"].get_info(jid=CHANNEL, timeout=TIMEOUT)
+    assert "muc_membersonly" in info["disco_info"]["features"]
+    lear, _, _ = await muc_client(server, "lear")
+    with pytest.raises(PresenceError) as refused:
+        await lear.plugin["xep_0045"].join_muc_wait(CHANNEL, "lear", timeout=TIMEOUT)
+    assert refused.value.condition == "registration-required"
+    # What a channel cannot change; a cancelled form changes nothing.
+    form.set_values({"muc#roomconfig_persistentroom": False})
+    with pytest.raises(IqError) as err:
+        await muc.set_room_config(CHANNEL, form, timeout=TIMEOUT)
+    assert err.value.condition == "not-acceptable"
+    assert "persistentroom" in err.value.text
+    await muc.cancel_config(CHANNEL, timeout=TIMEOUT)
+    assert state.channel.info.name == "A Dark Cave"
+
+
+async def test_destroying_the_room_destroys_the_channel(
+    server: ServerHandle, hag: tuple[ClientXMPP, FromService]
+) -> None:
+    hag_mix, _ = hag
+    events = FromService(hag_mix, "message")
+    owner, _ = await hag_in_muc(server)
+    hecate, hecate_seen, _ = await muc_client(server, "hecate")
+    await hecate.plugin["xep_0045"].join_muc_wait(CHANNEL, "hecate", maxstanzas=0, timeout=TIMEOUT)
+    with pytest.raises(IqError) as err:
+        await hecate.plugin["xep_0045"].destroy(CHANNEL, timeout=TIMEOUT)
+    assert err.value.condition == "forbidden"
+    state = await channel_state(server, CHANNEL)
+    assert state is not None
+    hag_id = state.participants["hag66@localhost"].id
+    await owner.plugin["xep_0045"].destroy(
+        CHANNEL, "Macbeth doth come", f"heath@{CHANNEL.split('@')[1]}", timeout=TIMEOUT
+    )
+    gone = await hecate_seen.until(lambda p: p["type"] == "unavailable")
+    destroy = gone.xml.find(f"{{{MUC_USER}}}x/{{{MUC_USER}}}destroy")
+    assert destroy is not None and destroy.get("jid") == "heath@mix.localhost"
+    assert destroy.findtext(f"{{{MUC_USER}}}reason") == "Macbeth doth come"
+    assert await channel_state(server, CHANNEL) is None
+    await retracted(events, hag_id)  # the MIX participant learns it is gone

@@ -34,8 +34,7 @@ from dataclasses import replace
 
 from mixd import ns as NS
 from mixd.codec.stanza import CodecError, Kind, Stanza, stanza_error_reply
-from mixd.codec.xep0045_admin import DestroyRequest
-from mixd.codec.xep0045_muc import MucJoin, user_x
+from mixd.codec.xep0045_muc import MucJoin
 from mixd.codec.xep0082_datetime import now_micros
 from mixd.errors import StanzaError, StanzaErrorCondition
 from mixd.jid import JID
@@ -48,6 +47,7 @@ from mixd.services.mix.muc.between import BetweenOccupants
 from mixd.services.mix.muc.delivery import Delivery
 from mixd.services.mix.muc.disco import MucDiscovery
 from mixd.services.mix.muc.moderation import Moderation
+from mixd.services.mix.muc.owner import RoomOwner
 from mixd.services.mix.muc.presence import occupant_presence, subject_message
 from mixd.services.mix.muc.removal import Removal, mark
 from mixd.services.mix.muc.room import Room, Shown
@@ -74,15 +74,12 @@ class MucFace:
         # While a kick, ban or affiliation change is applied: why each user
         # (or domain) is removed, by (channel, user or domain).
         self.removals: dict[tuple[str, str], Removal] = {}
-        # While a MUC owner's destroy is applied: its reason and venue, by channel.
-        self.destroying: dict[str, DestroyRequest] = {}
         self.delivery = Delivery(service)
         self.archive = MucArchive(service, self)
         self.between = BetweenOccupants(service, self)
         MucDiscovery(service, self)
         self.moderation = Moderation(service, self, admin)
-        # Every way a channel goes (destroy, End of Life, ad-hoc command).
-        service.destroy_listeners.append(self.destroyed)
+        RoomOwner(service, self, admin)
         service.occupant_handler = self.receive
         service.presence_listeners.append(self.presence_changed)
         service.participant_listeners.append(self.participant_changed)
@@ -387,20 +384,3 @@ class MucFace:
             raise StanzaError(
                 StanzaErrorCondition.FORBIDDEN, "the subject is the channel's info; set it there"
             )
-
-    async def destroyed(self, state: ChannelState) -> None:
-        """The channel is destroyed: every joined MUC client is told the room
-        is gone (XEP-0045 10.9)."""
-        key = str(state.jid)
-        room = self.rooms.pop(key, None)
-        request = self.destroying.get(key, DestroyRequest())
-        if room is not None:
-            for client, user in room.occupants.items():
-                shown = room.shown.get(user)
-                nick = shown.nick if shown is not None else client.resource or ""
-                gone = Element(NS.CLIENT, "presence", {"type": "unavailable"})
-                gone.attrs["from"] = f"{key}/{nick}"
-                x = user_x("none", "none", codes=(rules.SELF,))
-                x.append(request.user_element())
-                gone.append(x)
-                await self.delivery.one(client, gone)
