@@ -9,7 +9,7 @@ import pytest
 
 from mixd import ns as NS
 from mixd.codec.stanza import CodecError
-from mixd.codec.xep0045_admin import AdminItem, decode_admin_query, invitations
+from mixd.codec.xep0045_admin import AdminItem, decode_admin_query, invitations, is_invitation
 from mixd.errors import StanzaError
 from mixd.services.mix.admin import rights
 from mixd.services.mix.admin.config import ChannelConfig
@@ -17,6 +17,7 @@ from mixd.services.mix.admin.rights import Role
 from mixd.services.mix.muc import affiliations as aff
 from mixd.services.mix.state import ChannelState
 from mixd.storage.contracts.mix import Channel, Participant
+from mixd.xml.element import Element
 from mixd.xml.fragment import parse_element
 
 SECRET = b"s" * 32
@@ -127,3 +128,16 @@ def test_invitations_codec() -> None:
     invite, decline = invitations(message)
     assert (invite.kind, invite.to, invite.reason) == ("invite", "hecate@example", "Come")
     assert (decline.kind, decline.to) == ("decline", "crone@example")
+
+
+def test_room_invitations_are_recognised() -> None:
+    def message(kind: str, payload: str) -> Element:
+        return parse_element(
+            f"<message xmlns='jabber:client' type='{kind}'><x xmlns='{NS.MUC_USER}'>"
+            f"{payload}</x></message>"
+        )
+
+    assert is_invitation(message("normal", "<invite from='a@b'/>"))
+    assert is_invitation(message("normal", "<decline from='a@b'/>"))
+    assert not is_invitation(message("groupchat", "<invite from='a@b'/>"))
+    assert not is_invitation(message("normal", "<status code='104'/>"))

@@ -158,3 +158,13 @@ def invitations(message: Element) -> tuple[Invitation, ...]:
     if len(found) > MAX_ITEMS:
         raise CodecError("too many invitations")
     return tuple(found)
+
+
+def is_invitation(message: Element) -> bool:
+    """A room's mediated invitation or decline (not a groupchat message)."""
+    if message.get("type") == "groupchat":
+        return False
+    return any(
+        x.find(NS.MUC_USER, "invite") is not None or x.find(NS.MUC_USER, "decline") is not None
+        for x in message.find_all(NS.MUC_USER, "x")
+    )

@@ -128,6 +128,8 @@ class MixService:
         # Called in order for each groupchat to a channel; one returning
         # True has taken the message and the rest are skipped.
         self.message_handlers: list[Callable[[Stanza, ChannelState], Awaitable[bool | None]]] = []
+        # Messages to a channel that are not groupchat: True = taken.
+        self.message_claims: list[Callable[[Stanza, ChannelState], Awaitable[bool]]] = []
         # Slices beyond MIX-CORE (MIX-PRESENCE) take presence to a channel,
         # stanzas to a participant's proxy JID ('<participant id>#<channel>'),
         # and hear of every participation change; their nodes go in `rights`
@@ -305,7 +307,17 @@ class MixService:
                 if await handler(stanza, state):
                     break
         elif stanza.kind is Kind.MESSAGE and not stanza.is_error:
-            raise StanzaError(StanzaErrorCondition.BAD_REQUEST, "send groupchat messages")
+            claimed = state is not None and await self._claimed(stanza, state)
+            if not claimed:
+                raise StanzaError(StanzaErrorCondition.BAD_REQUEST, "send groupchat messages")
+
+    async def _claimed(self, stanza: Stanza, state: ChannelState) -> bool:
+        """Whether a slice took a message to the channel that is not a
+        groupchat (a MUC invitation)."""
+        for claim in self.message_claims:
+            if await claim(stanza, state):
+                return True
+        return False
 
     async def _to_proxy(self, stanza: Stanza, to: JID) -> bool:
         """Hand a stanza for a proxy JID of an existing channel to its slice."""

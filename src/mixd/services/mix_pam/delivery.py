@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 from mixd import ns as NS
 from mixd.codec.stanza import Stanza
+from mixd.codec.xep0045_admin import is_invitation
 from mixd.core.pipeline import MessageStage
 from mixd.core.sessions import Session
 from mixd.jid import JID
@@ -40,8 +41,8 @@ class ChannelDelivery(MessageStage):
         sender = stanza.sender
         service = self.module.local_service(sender.domain)
         if service is not None:
-            if sender.local is None:
-                return None
+            if sender.local is None or is_invitation(stanza.element):
+                return None  # a room's invitation goes to anyone, as any message
             state = await service.channel(sender.bare)
             return state is not None and str(to) in state.participants
         if stanza.type != "groupchat" or sender.local is None:

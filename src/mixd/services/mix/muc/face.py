@@ -46,6 +46,7 @@ from mixd.services.mix.muc.archive import MucArchive
 from mixd.services.mix.muc.between import BetweenOccupants
 from mixd.services.mix.muc.delivery import Delivery
 from mixd.services.mix.muc.disco import MucDiscovery
+from mixd.services.mix.muc.invite import Invitations
 from mixd.services.mix.muc.moderation import Moderation
 from mixd.services.mix.muc.owner import RoomOwner
 from mixd.services.mix.muc.presence import occupant_presence, subject_message
@@ -80,6 +81,7 @@ class MucFace:
         MucDiscovery(service, self)
         self.moderation = Moderation(service, self, admin)
         RoomOwner(service, self, admin)
+        Invitations(service, self, admin)
         service.occupant_handler = self.receive
         service.presence_listeners.append(self.presence_changed)
         service.participant_listeners.append(self.participant_changed)
