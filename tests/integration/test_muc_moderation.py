@@ -352,3 +352,25 @@ async def test_destroying_the_room_destroys_the_channel(
     assert destroy.findtext(f"{{{MUC_USER}}}reason") == "Macbeth doth come"
     assert await channel_state(server, CHANNEL) is None
     await retracted(events, hag_id)  # the MIX participant learns it is gone
+
+
+async def test_mix_configuration_changes_reach_muc_occupants(
+    server: ServerHandle, hag: tuple[ClientXMPP, FromService]
+) -> None:
+    """An administrator made through MIX (the configuration node) is shown
+    to MUC clients as admin/moderator at once, with status 104."""
+    hag_mix, _ = hag
+    hecate, hecate_seen, hecate_messages = await muc_client(server, "hecate")
+    await hecate.plugin["xep_0045"].join_muc_wait(CHANNEL, "hecate", maxstanzas=0, timeout=TIMEOUT)
+    form = (
+        f"<pubsub xmlns='{PUBSUB}'><publish node='{CONFIG}'><item>"
+        "<x xmlns='jabber:x:data' type='submit'><field var='FORM_TYPE' type='hidden'>"
+        "<value>urn:xmpp:mix:admin:0</value></field><field var='Administrator'>"
+        "<value>hecate@localhost</value></field></x></item></publish></pubsub>"
+    )
+    await iq(hag_mix, CHANNEL, form)
+    await hecate_messages.until(lambda m: 104 in codes(m))
+    own = await hecate_seen.until(
+        lambda p: str(p["from"]) == f"{CHANNEL}/hecate" and item(p)["affiliation"] == "admin"
+    )
+    assert item(own)["role"] == "moderator" and 110 in codes(own)

@@ -29,6 +29,7 @@ proxy JIDs (MIX-ANON, not yet).
 from __future__ import annotations
 
 import logging
+import secrets
 from collections.abc import Iterable
 from dataclasses import replace
 
@@ -40,6 +41,7 @@ from mixd.errors import StanzaError, StanzaErrorCondition
 from mixd.jid import JID
 from mixd.services.mix import rules as mix_rules
 from mixd.services.mix.admin import rights as admin_rights
+from mixd.services.mix.admin.config import ChannelConfig
 from mixd.services.mix.admin.nodes import AdminNodes
 from mixd.services.mix.muc import rules
 from mixd.services.mix.muc.archive import MucArchive
@@ -86,6 +88,7 @@ class MucFace:
         service.presence_listeners.append(self.presence_changed)
         service.participant_listeners.append(self.participant_changed)
         service.reflect_listeners.append(self.reflected)
+        service.config_listeners.append(self.config_changed)
         service.message_handlers.insert(0, self.check_subject)
 
     def is_occupant(self, state: ChannelState, client: JID) -> bool:
@@ -325,6 +328,25 @@ class MucFace:
             entry = state.presence.get(shown.proxy) if shown is not None else None
             if shown is not None and entry is not None and user in state.participants:
                 await self._broadcast(state, room, user, shown.nick, entry)
+
+    async def config_changed(self, state: ChannelState, before: ChannelConfig) -> None:
+        """Status 104 to every joined client (XEP-0045 10.2.1), and the
+        presence of occupants who gained or lost owner or admin again."""
+        room = self.rooms.get(str(state.jid))
+        if room is None:
+            return
+        await self.notify_config(state, room)
+        now = state.config
+        changed = set(before.owners) ^ set(now.owners)
+        changed |= set(before.administrators) ^ set(now.administrators)
+        await self.refresh(state, sorted(changed))
+
+    async def notify_config(self, state: ChannelState, room: Room) -> None:
+        notice = Element(NS.CLIENT, "message", {"from": str(state.jid), "type": "groupchat"})
+        notice.attrs["id"] = secrets.token_hex(8)
+        code = {"code": str(rules.CONFIG_CHANGED)}
+        notice.add(NS.MUC_USER, "x").add(NS.MUC_USER, "status", code)
+        await self.delivery.many(list(room.occupants), notice)
 
     async def _evict(
         self, state: ChannelState, room: Room, user: str, removal: Removal | None

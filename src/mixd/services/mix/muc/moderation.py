@@ -195,7 +195,6 @@ class Moderation:
             await self.admin.configure(state, by, form)
         for change in changes:
             await self._apply_lists(state, change, actor_nick)
-        await self.face.refresh(state, [c.target for c in changes])
 
     async def _apply_lists(self, state: ChannelState, change: _Change, actor: str | None) -> None:
         entry = access_entry(change.target)

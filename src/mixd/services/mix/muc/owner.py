@@ -6,15 +6,14 @@ Only owners (who may change the MIX configuration node) configure or
 destroy; anyone else gets `forbidden`. A submitted form goes through
 MIX-ADMIN's own configuration change (validated, stored, announced on the
 config node) and the information node's publish, so MIX participants see
-the change; occupants get status 104 and, when owners or administrators
-changed, their presence again. Turning members-only on adds the allowed
+the change; occupants get status 104 (and, through the configuration
+listeners, the presence again of who gained or lost owner or admin). Turning members-only on adds the allowed
 node with every current participant on it, so nobody already in the room
 loses the right to come back.
 """
 
 from __future__ import annotations
 
-import secrets
 from typing import TYPE_CHECKING
 
 from mixd import ns as NS
@@ -83,7 +82,6 @@ class RoomOwner:
         info_right = self.service.may(state, request.sender, NS.MIX_NODE_INFO, "update")
         if change.info is not None and not info_right:
             raise StanzaError(StanzaErrorCondition.FORBIDDEN, "you may not change the info")
-        before = (state.config.owners, state.config.administrators)
         if change.config:
             await self.admin.configure(state, request.sender, mix_form)
         if change.members_only_now:
@@ -95,24 +93,10 @@ class RoomOwner:
             assert info_ops.publish is not None
             item = Item(None, info_form(change.info, "submit"))
             await info_ops.publish(request, item)
-        if change.config or change.info is not None:
-            await self._changed(state, before)
-        return None
-
-    async def _changed(
-        self, state: ChannelState, before: tuple[tuple[str, ...], tuple[str, ...]]
-    ) -> None:
-        """Status 104 to every joined client (XEP-0045 10.2.1), and occupant
-        presence again when affiliations changed."""
         room = self.face.rooms.get(str(state.jid))
-        if room is None:
-            return
-        notice = Element(NS.CLIENT, "message", {"from": str(state.jid), "type": "groupchat"})
-        notice.attrs["id"] = secrets.token_hex(8)
-        notice.add(NS.MUC_USER, "x").add(NS.MUC_USER, "status", {"code": str(rules.CONFIG_CHANGED)})
-        await self.face.delivery.many(list(room.occupants), notice)
-        if before != (state.config.owners, state.config.administrators):
-            await self.face.refresh(state, list(room.shown))
+        if change.info is not None and not change.config and room is not None:
+            await self.face.notify_config(state, room)  # else the config change did
+        return None
 
     async def _destroy(self, request: Request, query: OwnerQuery) -> None:
         state = request.state()
