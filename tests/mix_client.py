@@ -99,14 +99,15 @@ class FromService:
     """Stanzas of one kind (`presence`, `message`, ...) a client received
     from the MIX service, in order, whatever slixmpp makes of them."""
 
-    def __init__(self, xmpp: ClientXMPP, kind: str) -> None:
+    def __init__(self, xmpp: ClientXMPP, kind: str, domain: str = SERVICE) -> None:
         self.items: list[Any] = []
+        self.domain = domain
         self._changed = asyncio.Event()
         matcher = MatchXPath(f"{{jabber:client}}{kind}")
         xmpp.register_handler(Callback(f"from-service-{kind}-{id(self)}", matcher, self._add))
 
     def _add(self, stanza: Any) -> None:
-        if stanza["from"].domain == SERVICE:
+        if stanza["from"].domain == self.domain:
             self.items.append(stanza)
             self._changed.set()
 

@@ -31,6 +31,7 @@ from mixd.services.catalog import DEFAULT_MODULES
 from mixd.services.mam import MamLimits, MamModule
 from mixd.services.mix import rules as mix_rules
 from mixd.services.mix.module import MixModule
+from mixd.services.mix.muc.mirror import muc_domain_for
 from mixd.services.mix.service import Settings as MixSettings
 from mixd.storage.postgres.accounts import PostgresAccountStore
 from mixd.storage.postgres.archive import PostgresArchiveStore
@@ -144,7 +145,11 @@ def mix_module(server: Server, config: Config) -> MixModule:
         retraction_window=config.mix.retraction_window,
         invitation_lifetime=config.mix.invitation_lifetime,
     )
-    return MixModule(server, domains, settings)
+    muc_domains = None
+    if config.mix.muc_mode == "separate":
+        mirrors = config.mix.muc_domains or tuple(muc_domain_for(d) for d in domains)
+        muc_domains = dict(zip(domains, mirrors, strict=True))
+    return MixModule(server, domains, settings, muc_domains)
 
 
 def build_module(module_type: type[Module], server: Server, config: Config) -> Module:

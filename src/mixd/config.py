@@ -145,6 +145,9 @@ class MixConfig:
     expiry_interval: Annotated[float, Bound(ge=1, le=86400)] = 60.0
     retraction_window: Annotated[float, Bound(ge=0)] = 0.0  # seconds; 0: no limit
     invitation_lifetime: Annotated[float, Bound(ge=60, le=31536000)] = 604800.0  # 7 days
+    # XEP-0408: MUC on the channels' own domain, or on a mirror domain.
+    muc_mode: Literal["integrated", "separate"] = "integrated"
+    muc_domains: Annotated[tuple[str, ...], Each(check_host), Unique()] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -264,6 +267,22 @@ def parse_config(data: dict[str, Any], source: str, *, base_dir: Path | None = N
     return config
 
 
+def _check_muc_mode(config: Config) -> None:
+    mix = config.mix
+    if mix.muc_mode != "separate":
+        if mix.muc_domains:
+            raise ConfigError('mix.muc_domains: only with mix.muc_mode = "separate"')
+        return
+    if config.cluster.enabled:
+        raise ConfigError('mix.muc_mode: "separate" is not available in a cluster yet')
+    count = len(mix.domains or config.server.hosts)
+    if mix.muc_domains and len(mix.muc_domains) != count:
+        raise ConfigError(f"mix.muc_domains: one per MIX domain ({count}), in the same order")
+    taken = set(mix.domains) | set(config.server.hosts)
+    if taken & set(mix.muc_domains):
+        raise ConfigError("mix.muc_domains: must differ from the hosts and MIX domains")
+
+
 def _check_across(config: Config) -> None:
     """Rules that involve more than one option."""
     c2s, tls = config.c2s, config.tls
@@ -287,6 +306,7 @@ def _check_across(config: Config) -> None:
         if cluster.node_expiry < 2 * cluster.heartbeat:
             raise ConfigError("cluster.node_expiry: must be at least twice cluster.heartbeat")
     _check_components(config)
+    _check_muc_mode(config)
     if (tls.certificate is None) != (tls.key is None):
         unset, other = ("key", "certificate") if tls.key is None else ("certificate", "key")
         raise ConfigError(f"tls.{unset}: must be set when tls.{other} is set")
@@ -295,7 +315,12 @@ def _check_across(config: Config) -> None:
 def _check_components(config: Config) -> None:
     taken = set(config.server.hosts)
     if config.mix.enabled:
-        taken |= set(config.mix.domains or (f"mix.{host}" for host in config.server.hosts))
+        mix_domains = config.mix.domains or tuple(f"mix.{host}" for host in config.server.hosts)
+        taken |= set(mix_domains)
+        if config.mix.muc_mode == "separate":  # the MUC mirrors (app.mix_module)
+            taken |= set(
+                config.mix.muc_domains or ("muc." + d.removeprefix("mix.") for d in mix_domains)
+            )
     for domain, _ in config.components.secrets:
         if domain in taken:
             raise ConfigError(

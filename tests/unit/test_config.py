@@ -382,3 +382,22 @@ def test_component_secrets_table() -> None:
     assert "already serves" in _error('[components.secrets]\n"mix.localhost" = "s"\n')
     # The secret never appears in an error message.
     assert "hunter2" not in _error('[components.secrets]\n"mix.localhost" = "hunter2"\n')
+
+
+def test_muc_mode_options() -> None:
+    config = parse_config({"mix": {"muc_mode": "separate"}}, "test")
+    assert (config.mix.muc_mode, config.mix.muc_domains) == ("separate", ())
+    both = {"muc_mode": "separate", "domains": ["mix.a.example"], "muc_domains": ["chat.a.example"]}
+    assert parse_config({"mix": both}, "test").mix.muc_domains == ("chat.a.example",)
+    assert "only with" in _error('[mix]\nmuc_domains = ["muc.localhost"]\n')
+    assert "one per MIX domain" in _error(
+        '[mix]\nmuc_mode = "separate"\nmuc_domains = ["a.example", "b.example"]\n'
+    )
+    assert "must differ" in _error('[mix]\nmuc_mode = "separate"\nmuc_domains = ["localhost"]\n')
+    assert "cluster" in _error(
+        '[mix]\nmuc_mode = "separate"\n[storage]\nbackend = "postgresql"\n'
+        'postgresql_dsn = "postgresql://x"\n[cluster]\nenabled = true\nnode = "n1"\n'
+    )
+    assert "muc_mode" in _error('[mix]\nmuc_mode = "half"\n')
+    mirrored = '[mix]\nmuc_mode = "separate"\n[components.secrets]\n"muc.localhost" = "s"\n'
+    assert "already serves" in _error(mirrored)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -41,7 +41,12 @@ class MixServiceStarted:
     service: MixService
 
 
-def build_service(server: Server, domain: str, settings: Settings) -> MixService:
+def build_service(
+    server: Server, domain: str, settings: Settings, muc_domain: str | None = None
+) -> MixService:
+    """A channel service with every slice; with `muc_domain`, MUC clients
+    use that domain (XEP-0408 partially integrated mode), else the channel's
+    own (fully integrated)."""
     service = MixService(server, domain, server.stores.mix, settings)
     lifecycle = Lifecycle(service)
     Discovery(service, lifecycle)
@@ -55,7 +60,7 @@ def build_service(server: Server, domain: str, settings: Settings) -> MixService
     IqRelay(service)
     Retractions(service, messages)
     ChannelAvatar(service)  # after Nodes: it answers avatar reads first
-    MucFace(service, admin)  # after the slices whose disco and MAM answers it extends
+    MucFace(service, admin, muc_domain)  # after the slices whose disco and MAM answers it extends
     RegisteredNicks(service)  # after the MUC face: it checks nicks of entering clients too
     Invitations(service, admin)  # after RegisteredNicks: its join wraps theirs
     return service
@@ -69,16 +74,28 @@ class MixModule(Module):
         Xep(406, "0.3.1"),
         Xep(407, "0.1.2", "retraction, avatar, nick registration, invitations"),
         Xep(84, "1.1.4", "the channel's avatar nodes"),
-        Xep(408, "0.2.0", "fully integrated mode: every channel is also a MUC room"),
+        Xep(408, "0.2.0", "fully integrated, or partially with a mirror MUC domain"),
         Xep(45, "1.35.5", "rooms are MIX channels; moderation mapped to MIX-ADMIN"),
         Xep(421, "1.0.1"),
         Xep(410, "1.1.0", "answered by the room"),
         Xep(50, "1.3.0"),
     )
 
-    def __init__(self, server: Server, domains: tuple[str, ...], settings: Settings) -> None:
+    def __init__(
+        self,
+        server: Server,
+        domains: tuple[str, ...],
+        settings: Settings,
+        muc_domains: Mapping[str, str] | None = None,
+    ) -> None:
+        """`muc_domains`: the MUC mirror domain of each MIX domain, in the
+        partially integrated mode; None: fully integrated."""
         super().__init__(server)
-        self.services = {domain: build_service(server, domain, settings) for domain in domains}
+        mirrors = muc_domains or {}
+        self.services = {
+            domain: build_service(server, domain, settings, mirrors.get(domain))
+            for domain in domains
+        }
         self.expiry = {
             domain: Expiry(service, settings.expiry_interval)
             for domain, service in self.services.items()
@@ -96,6 +113,10 @@ class MixModule(Module):
     async def start(self) -> None:
         for domain, service in self.services.items():
             self.server.router.add_service(domain, service.receive)
+            if service.muc_mirror is not None:
+                self.server.router.add_service(
+                    service.muc_mirror.domain, service.muc_mirror.receive
+                )
             await self.server.hooks.emit(MixServiceStarted(service))
         loop = asyncio.get_running_loop()
         self._sweeps = [loop.create_task(expiry.run()) for expiry in self.expiry.values()]
@@ -107,5 +128,7 @@ class MixModule(Module):
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._sweeps = []
-        for domain in self.services:
+        for domain, service in self.services.items():
             self.server.router.remove_service(domain)
+            if service.muc_mirror is not None:
+                self.server.router.remove_service(service.muc_mirror.domain)

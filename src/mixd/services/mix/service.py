@@ -30,6 +30,7 @@ from mixd.xml.element import Element
 
 if TYPE_CHECKING:
     from mixd.core.server import Server
+    from mixd.services.mix.muc.mirror import MucMirror
     from mixd.services.mix.presence_state import ClientPresence
     from mixd.storage.contracts.archive import ArchiveStore
 
@@ -142,6 +143,11 @@ class MixService:
         self.occupant_handler: Callable[[Stanza, ChannelState, str], Awaitable[None]] | None = None
         self.presence_listeners: list[PresenceListener] = []
         self.reflect_listeners: list[ReflectListener] = []
+        # Rewrites the answer to an IQ request before it is sent (the MUC
+        # mirror domain answers with its own JIDs).
+        self.answer_hook: Callable[[Element], Element] | None = None
+        # The MUC mirror domain's handler (XEP-0408 partially integrated mode).
+        self.muc_mirror: MucMirror | None = None
         # Told of a committed configuration change (the configuration before it).
         self.config_listeners: list[Callable[[ChannelState, ChannelConfig], Awaitable[None]]] = []
         # Told of a destroyed channel (by request, End of Life or command).
@@ -356,7 +362,8 @@ class MixService:
             result = await handler(Request(stanza, payload, state))
         except CodecError as exc:
             raise StanzaError(StanzaErrorCondition.BAD_REQUEST, str(exc)) from None
-        await self.send(iq_result(stanza, result))
+        answer = iq_result(stanza, result)
+        await self.send(self.answer_hook(answer) if self.answer_hook is not None else answer)
 
     # -- sending ---------------------------------------------------------------
 

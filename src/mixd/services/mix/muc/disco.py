@@ -10,7 +10,9 @@ from typing import TYPE_CHECKING
 from mixd import ns as NS
 from mixd.codec.xep0004_forms import DataForm, Field
 from mixd.codec.xep0030_disco import DiscoInfo, DiscoItems, Identity
+from mixd.errors import StanzaError, StanzaErrorCondition
 from mixd.services.mix.muc.affiliations import members_only
+from mixd.services.mix.muc.mirror import MIRROR_FORM, MUC_MIRROR_FORM
 from mixd.services.mix.service import MixService, Request
 from mixd.services.mix.state import ChannelState
 from mixd.xml.element import Element
@@ -32,18 +34,30 @@ ROOM_FEATURES = (
 )
 
 
+def mirror_form(form_type: str, var: str, domain: str) -> Element:
+    """XEP-0408's form naming the other domain of a mirrored service."""
+    field = Field(var, (domain,), "jid-single", "Location of the mirror service")
+    return DataForm.with_type("result", form_type, (field,)).encode()
+
+
 def present_users(state: ChannelState) -> int:
     """Participants with at least one client in the presence node."""
     return len({e.user for e in state.presence if e.user in state.participants})
 
 
-def room_info(state: ChannelState) -> Element:
+def room_info(state: ChannelState, *, with_mix: bool = True) -> Element:
+    """The room's disco#info; `with_mix`: also as a MIX channel (fully
+    integrated mode; a mirror MUC domain does not advertise MIX)."""
     info = state.channel.info
     name = info.name or state.jid.local or ""
-    identities = (Identity("conference", "text", name), Identity("conference", "mix", name))
+    identities: tuple[Identity, ...] = (Identity("conference", "text", name),)
+    mix: tuple[str, ...] = ()
+    if with_mix:
+        identities = (*identities, Identity("conference", "mix", name))
+        mix = (NS.MIX_CORE,)
     listed = "muc_hidden" if state.channel.adhoc else "muc_public"
     access = "muc_membersonly" if members_only(state) else "muc_open"
-    features = (NS.DISCO_INFO, NS.DISCO_ITEMS, NS.MIX_CORE, NS.MAM, listed, access, *ROOM_FEATURES)
+    features = (NS.DISCO_INFO, NS.DISCO_ITEMS, *mix, NS.MAM, listed, access, *ROOM_FEATURES)
     fields = [
         Field("muc#roomconfig_roomname", (name,)),
         Field("muc#roominfo_occupants", (str(present_users(state)),)),
@@ -69,23 +83,47 @@ class MucDiscovery:
         service.on_iq("channel", NS.DISCO_ITEMS, "query", "get", self.channel_items)
 
     async def service_info(self, request: Request) -> Element | None:
-        """The MIX answer, plus the MUC identity and feature (XEP-0408 example 1)."""
+        """Fully integrated: the MIX answer plus the MUC identity and feature
+        (XEP-0408 example 1). Partially integrated: each domain names the
+        other in a form (examples 2 and 3) and advertises only its own
+        protocol."""
+        mirror = self.face.mirror
+        if mirror is not None and self.face.muc_here():
+            if request.payload.get("node") is not None:
+                raise StanzaError(StanzaErrorCondition.ITEM_NOT_FOUND, "no such node")
+            identity = Identity("conference", "text", "Chat rooms")
+            features = (NS.DISCO_INFO, NS.DISCO_ITEMS, NS.MUC)
+            form = mirror_form(MIRROR_FORM, "mix-mirror", self.face.service.domain)
+            return DiscoInfo(None, (identity,), features, (form,)).encode()
         answer = await self.mix_service_info(request)
         if answer is None:
             return None
         info = DiscoInfo.decode(answer)
+        if mirror is not None:
+            form = mirror_form(MUC_MIRROR_FORM, "muc-mirror", mirror.domain)
+            return DiscoInfo(
+                info.node, info.identities, info.features, (*info.forms, form)
+            ).encode()
         identity = Identity("conference", "text", "MIX channels")
-        features = (*info.features, NS.MUC)
-        return DiscoInfo(info.node, (*info.identities, identity), features, info.forms).encode()
+        with_muc = (*info.features, NS.MUC)
+        return DiscoInfo(info.node, (*info.identities, identity), with_muc, info.forms).encode()
 
     async def channel_info(self, request: Request) -> Element | None:
-        if request.payload.get("node") is not None:
-            return await self.mix_info(request)
-        return room_info(request.state())
+        node = request.payload.get("node")
+        if not self.face.muc_here():
+            return await self.mix_info(request)  # the MIX domain of a mirrored service
+        if node is None:
+            return room_info(request.state(), with_mix=self.face.mirror is None)
+        if self.face.mirror is not None:
+            raise StanzaError(StanzaErrorCondition.ITEM_NOT_FOUND, "no such node")
+        return await self.mix_info(request)
 
     async def channel_items(self, request: Request) -> Element | None:
         """As a MUC room: occupants are not listed (XEP-0045 6.5 allows an
         empty list); with node='mix', MIX's node list."""
-        if request.payload.get("node") is not None:
+        node = request.payload.get("node")
+        if not self.face.muc_here() or (node is not None and self.face.mirror is None):
             return await self.mix_items(request)
+        if node is not None:
+            raise StanzaError(StanzaErrorCondition.ITEM_NOT_FOUND, "no such node")
         return DiscoItems(None, ()).encode()

@@ -49,6 +49,7 @@ from mixd.services.mix.muc.between import BetweenOccupants
 from mixd.services.mix.muc.delivery import Delivery
 from mixd.services.mix.muc.disco import MucDiscovery
 from mixd.services.mix.muc.invite import Invitations
+from mixd.services.mix.muc.mirror import VIA_MUC, MucMirror
 from mixd.services.mix.muc.moderation import Moderation
 from mixd.services.mix.muc.owner import RoomOwner
 from mixd.services.mix.muc.presence import occupant_presence, subject_message
@@ -71,13 +72,20 @@ def _conflict() -> StanzaError:
 
 
 class MucFace:
-    def __init__(self, service: MixService, admin: AdminNodes) -> None:
+    def __init__(
+        self, service: MixService, admin: AdminNodes, muc_domain: str | None = None
+    ) -> None:
         self.service = service
+        # Partially integrated mode: MUC clients use this mirror's domain.
+        self.mirror = MucMirror(service, muc_domain) if muc_domain else None
+        service.muc_mirror = self.mirror
+        if self.mirror is not None:
+            service.answer_hook = self._answer_out
         self.rooms: dict[str, Room] = {}  # by channel, only while MUC clients are joined
         # While a kick, ban or affiliation change is applied: why each user
         # (or domain) is removed, by (channel, user or domain).
         self.removals: dict[tuple[str, str], Removal] = {}
-        self.delivery = Delivery(service)
+        self.delivery = Delivery(service, self.mirror)
         self.archive = MucArchive(service, self)
         self.between = BetweenOccupants(service, self)
         MucDiscovery(service, self)
@@ -91,6 +99,29 @@ class MucFace:
         service.config_listeners.append(self.config_changed)
         service.message_handlers.insert(0, self.check_subject)
 
+    def muc_here(self) -> bool:
+        """Whether the stanza being handled came to where MUC is answered:
+        any channel when fully integrated, else the mirror domain."""
+        return self.mirror is None or VIA_MUC.get()
+
+    def require_muc(self) -> None:
+        if not self.muc_here():
+            assert self.mirror is not None
+            raise StanzaError(
+                StanzaErrorCondition.SERVICE_UNAVAILABLE, f"rooms are on {self.mirror.domain}"
+            )
+
+    def out(self, element: Element) -> Element:
+        """An element (the caller's copy) as MUC clients see it."""
+        return self.mirror.outgoing(element) if self.mirror is not None else element
+
+    async def send(self, element: Element) -> None:
+        """Route a stanza of the face (not a MIX one) to a MUC client."""
+        await self.service.send(self.out(element))
+
+    def _answer_out(self, answer: Element) -> Element:
+        return self.out(answer) if VIA_MUC.get() else answer
+
     def is_occupant(self, state: ChannelState, client: JID) -> bool:
         room = self.rooms.get(str(state.jid))
         return room is not None and client in room.occupants
@@ -98,6 +129,19 @@ class MucFace:
     # -- stanzas to <channel>/<nick> -------------------------------------------
 
     async def receive(self, stanza: Stanza, state: ChannelState, nick: str) -> None:
+        if not self.muc_here():
+            if stanza.kind is Kind.PRESENCE and stanza.type == "available":
+                assert self.mirror is not None
+                domain = self.mirror.domain
+                error = StanzaError(
+                    StanzaErrorCondition.SERVICE_UNAVAILABLE, f"rooms are on {domain}"
+                )
+                reply = stanza_error_reply(stanza, error)  # from this (MIX) domain
+                reply.children.insert(0, Element(NS.MUC, "x"))
+                await self.service.send(reply)
+            elif stanza.is_request or (stanza.kind is Kind.MESSAGE and not stanza.is_error):
+                self.require_muc()
+            return
         if stanza.kind is Kind.PRESENCE:
             await self._presence(stanza, state, nick)
         elif stanza.kind is Kind.IQ:

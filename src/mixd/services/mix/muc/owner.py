@@ -7,9 +7,10 @@ destroy; anyone else gets `forbidden`. A submitted form goes through
 MIX-ADMIN's own configuration change (validated, stored, announced on the
 config node) and the information node's publish, so MIX participants see
 the change; occupants get status 104 (and, through the configuration
-listeners, the presence again of who gained or lost owner or admin). Turning members-only on adds the allowed
-node with every current participant on it, so nobody already in the room
-loses the right to come back.
+listeners, the presence again of who gained or lost owner or admin).
+Turning members-only on adds the allowed node with every current
+participant on it, so nobody already in the room loses the right to come
+back.
 """
 
 from __future__ import annotations
@@ -50,6 +51,7 @@ class RoomOwner:
         service.destroy_listeners.append(self.destroyed)
 
     def _require_owner(self, request: Request) -> None:
+        self.face.require_muc()
         if not self.service.may(request.state(), request.sender, NS.MIX_NODE_CONFIG, "update"):
             raise StanzaError(StanzaErrorCondition.FORBIDDEN, "only owners configure the room")
 
@@ -60,6 +62,7 @@ class RoomOwner:
         return query
 
     async def set(self, request: Request) -> Element | None:
+        self.face.require_muc()
         query = OwnerQuery.decode(request.payload)
         if query.destroy is not None:
             await self._destroy(request, query)
