@@ -62,7 +62,7 @@ class MucArchive:
             message.attrs["to"] = str(client)
             delay = {"from": channel, "stamp": format_datetime(item.timestamp)}
             message.add(NS.DELAY, "delay", delay)
-            self.face.out(message)
+            self.face.reach.out(message)
             texts.append(serialize(message))
         keep = rules.fit_chars([len(text) for text in texts], plan.maxchars)
         session = self.service.server.sessions.get(client)
@@ -75,7 +75,7 @@ class MucArchive:
         """A MUC occupant's query gets MUC-form results; anyone else's the
         channel's MIX answer."""
         state = request.state()
-        if not self.face.muc_here() or not self.face.is_occupant(state, request.sender):
+        if not self.face.reach.muc_here() or not self.face.is_occupant(state, request.sender):
             return await self.mix_query(request)
         plan = plan_query(state.jid, MamQuery.decode(request.payload))
         page = await mam_storage.guarded(self.service.archive.query(plan.query))

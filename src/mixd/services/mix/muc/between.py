@@ -100,7 +100,7 @@ class BetweenOccupants:
         payload = iq_payload(stanza)
         target_user = self._target(state, nick)
         if target_user == sender.jid and payload is not None and payload.is_(NS.PING, "ping"):
-            await self.face.send(iq_result(stanza))  # self-ping (XEP-0410)
+            await self.face.reach.send(iq_result(stanza))  # self-ping (XEP-0410)
             return
         if payload is not None and payload.is_(NS.VCARD, "vCard"):
             target = JID.parse(target_user)
@@ -131,7 +131,7 @@ class BetweenOccupants:
             "from": f"{state.jid}/{sender.nick}",
             "to": str(target),
         }
-        await self.face.send(relayed)
+        await self.face.reach.send(relayed)
 
     async def _answer(self, stanza: Stanza, state: ChannelState) -> None:
         """The answer to a relayed IQ, back to the client that asked."""

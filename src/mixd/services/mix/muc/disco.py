@@ -88,7 +88,7 @@ class MucDiscovery:
         other in a form (examples 2 and 3) and advertises only its own
         protocol."""
         mirror = self.face.mirror
-        if mirror is not None and self.face.muc_here():
+        if mirror is not None and self.face.reach.muc_here():
             if request.payload.get("node") is not None:
                 raise StanzaError(StanzaErrorCondition.ITEM_NOT_FOUND, "no such node")
             identity = Identity("conference", "text", "Chat rooms")
@@ -110,7 +110,7 @@ class MucDiscovery:
 
     async def channel_info(self, request: Request) -> Element | None:
         node = request.payload.get("node")
-        if not self.face.muc_here():
+        if not self.face.reach.muc_here():
             return await self.mix_info(request)  # the MIX domain of a mirrored service
         if node is None:
             return room_info(request.state(), with_mix=self.face.mirror is None)
@@ -122,7 +122,7 @@ class MucDiscovery:
         """As a MUC room: occupants are not listed (XEP-0045 6.5 allows an
         empty list); with node='mix', MIX's node list."""
         node = request.payload.get("node")
-        if not self.face.muc_here() or (node is not None and self.face.mirror is None):
+        if not self.face.reach.muc_here() or (node is not None and self.face.mirror is None):
             return await self.mix_items(request)
         if node is not None:
             raise StanzaError(StanzaErrorCondition.ITEM_NOT_FOUND, "no such node")

@@ -29,7 +29,6 @@ proxy JIDs (MIX-ANON, not yet).
 from __future__ import annotations
 
 import logging
-import secrets
 from collections.abc import Iterable
 from dataclasses import replace
 
@@ -41,7 +40,6 @@ from mixd.errors import StanzaError, StanzaErrorCondition
 from mixd.jid import JID
 from mixd.services.mix import rules as mix_rules
 from mixd.services.mix.admin import rights as admin_rights
-from mixd.services.mix.admin.config import ChannelConfig
 from mixd.services.mix.admin.nodes import AdminNodes
 from mixd.services.mix.muc import rules
 from mixd.services.mix.muc.archive import MucArchive
@@ -49,7 +47,7 @@ from mixd.services.mix.muc.between import BetweenOccupants
 from mixd.services.mix.muc.delivery import Delivery
 from mixd.services.mix.muc.disco import MucDiscovery
 from mixd.services.mix.muc.invite import Invitations
-from mixd.services.mix.muc.mirror import VIA_MUC, MucMirror
+from mixd.services.mix.muc.mirror import MucMirror, Reach
 from mixd.services.mix.muc.moderation import Moderation
 from mixd.services.mix.muc.owner import RoomOwner
 from mixd.services.mix.muc.presence import occupant_presence, subject_message
@@ -78,9 +76,7 @@ class MucFace:
         self.service = service
         # Partially integrated mode: MUC clients use this mirror's domain.
         self.mirror = MucMirror(service, muc_domain) if muc_domain else None
-        service.muc_mirror = self.mirror
-        if self.mirror is not None:
-            service.answer_hook = self._answer_out
+        self.reach = Reach(service, self.mirror)
         self.rooms: dict[str, Room] = {}  # by channel, only while MUC clients are joined
         # While a kick, ban or affiliation change is applied: why each user
         # (or domain) is removed, by (channel, user or domain).
@@ -96,31 +92,7 @@ class MucFace:
         service.presence_listeners.append(self.presence_changed)
         service.participant_listeners.append(self.participant_changed)
         service.reflect_listeners.append(self.reflected)
-        service.config_listeners.append(self.config_changed)
         service.message_handlers.insert(0, self.check_subject)
-
-    def muc_here(self) -> bool:
-        """Whether the stanza being handled came to where MUC is answered:
-        any channel when fully integrated, else the mirror domain."""
-        return self.mirror is None or VIA_MUC.get()
-
-    def require_muc(self) -> None:
-        if not self.muc_here():
-            assert self.mirror is not None
-            raise StanzaError(
-                StanzaErrorCondition.SERVICE_UNAVAILABLE, f"rooms are on {self.mirror.domain}"
-            )
-
-    def out(self, element: Element) -> Element:
-        """An element (the caller's copy) as MUC clients see it."""
-        return self.mirror.outgoing(element) if self.mirror is not None else element
-
-    async def send(self, element: Element) -> None:
-        """Route a stanza of the face (not a MIX one) to a MUC client."""
-        await self.service.send(self.out(element))
-
-    def _answer_out(self, answer: Element) -> Element:
-        return self.out(answer) if VIA_MUC.get() else answer
 
     def is_occupant(self, state: ChannelState, client: JID) -> bool:
         room = self.rooms.get(str(state.jid))
@@ -129,18 +101,8 @@ class MucFace:
     # -- stanzas to <channel>/<nick> -------------------------------------------
 
     async def receive(self, stanza: Stanza, state: ChannelState, nick: str) -> None:
-        if not self.muc_here():
-            if stanza.kind is Kind.PRESENCE and stanza.type == "available":
-                assert self.mirror is not None
-                domain = self.mirror.domain
-                error = StanzaError(
-                    StanzaErrorCondition.SERVICE_UNAVAILABLE, f"rooms are on {domain}"
-                )
-                reply = stanza_error_reply(stanza, error)  # from this (MIX) domain
-                reply.children.insert(0, Element(NS.MUC, "x"))
-                await self.service.send(reply)
-            elif stanza.is_request or (stanza.kind is Kind.MESSAGE and not stanza.is_error):
-                self.require_muc()
+        if not self.reach.muc_here():
+            await self.reach.not_here(stanza)
             return
         if stanza.kind is Kind.PRESENCE:
             await self._presence(stanza, state, nick)
@@ -372,25 +334,6 @@ class MucFace:
             entry = state.presence.get(shown.proxy) if shown is not None else None
             if shown is not None and entry is not None and user in state.participants:
                 await self._broadcast(state, room, user, shown.nick, entry)
-
-    async def config_changed(self, state: ChannelState, before: ChannelConfig) -> None:
-        """Status 104 to every joined client (XEP-0045 10.2.1), and the
-        presence of occupants who gained or lost owner or admin again."""
-        room = self.rooms.get(str(state.jid))
-        if room is None:
-            return
-        await self.notify_config(state, room)
-        now = state.config
-        changed = set(before.owners) ^ set(now.owners)
-        changed |= set(before.administrators) ^ set(now.administrators)
-        await self.refresh(state, sorted(changed))
-
-    async def notify_config(self, state: ChannelState, room: Room) -> None:
-        notice = Element(NS.CLIENT, "message", {"from": str(state.jid), "type": "groupchat"})
-        notice.attrs["id"] = secrets.token_hex(8)
-        code = {"code": str(rules.CONFIG_CHANGED)}
-        notice.add(NS.MUC_USER, "x").add(NS.MUC_USER, "status", code)
-        await self.delivery.many(list(room.occupants), notice)
 
     async def _evict(
         self, state: ChannelState, room: Room, user: str, removal: Removal | None

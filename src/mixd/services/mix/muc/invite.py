@@ -60,7 +60,7 @@ class Invitations:
         service.message_claims.append(self.claim)
 
     async def claim(self, stanza: Stanza, state: ChannelState) -> bool:
-        if not self.face.muc_here():
+        if not self.face.reach.muc_here():
             return False
         try:
             found = invitations(stanza.element)
@@ -150,4 +150,4 @@ class Invitations:
         message = Element(NS.CLIENT, "message", {"from": str(state.jid), "to": to})
         message.set("id", stanza.id)
         message.add(NS.MUC_USER, "x").append(sent.encode())
-        await self.face.send(message)
+        await self.face.reach.send(message)

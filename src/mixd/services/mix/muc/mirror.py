@@ -20,7 +20,7 @@ from contextvars import ContextVar
 from dataclasses import replace
 
 from mixd import ns as NS
-from mixd.codec.stanza import Kind, Stanza, iq_payload
+from mixd.codec.stanza import Kind, Stanza, iq_payload, stanza_error_reply
 from mixd.errors import StanzaError, StanzaErrorCondition
 from mixd.jid import JID
 from mixd.services.mix.service import MixService
@@ -93,3 +93,49 @@ class MucMirror:
         if at and local and "@" not in local and (rest == "" or rest.startswith("/")):
             return f"{local}@{self.domain}{rest}"
         return value
+
+
+class Reach:
+    """Where the face answers MUC (any channel when fully integrated, else
+    only what came to the mirror domain) and how its stanzas leave."""
+
+    def __init__(self, service: MixService, mirror: MucMirror | None) -> None:
+        self.service = service
+        self.mirror = mirror
+        service.muc_mirror = mirror
+        if mirror is not None:
+            service.answer_hook = self._answer_out
+
+    def muc_here(self) -> bool:
+        """Whether the stanza being handled came to where MUC is answered."""
+        return self.mirror is None or VIA_MUC.get()
+
+    def _elsewhere(self) -> StanzaError:
+        assert self.mirror is not None
+        return StanzaError(
+            StanzaErrorCondition.SERVICE_UNAVAILABLE, f"rooms are on {self.mirror.domain}"
+        )
+
+    def require_muc(self) -> None:
+        if not self.muc_here():
+            raise self._elsewhere()
+
+    async def not_here(self, stanza: Stanza) -> None:
+        """A stanza to `channel/nick` on the MIX domain of a mirrored service."""
+        if stanza.kind is Kind.PRESENCE and stanza.type == "available":
+            reply = stanza_error_reply(stanza, self._elsewhere())  # from the MIX domain
+            reply.children.insert(0, Element(NS.MUC, "x"))
+            await self.service.send(reply)
+        elif stanza.is_request or (stanza.kind is Kind.MESSAGE and not stanza.is_error):
+            raise self._elsewhere()
+
+    def out(self, element: Element) -> Element:
+        """An element (the caller's copy) as MUC clients see it."""
+        return self.mirror.outgoing(element) if self.mirror is not None else element
+
+    async def send(self, element: Element) -> None:
+        """Route a stanza of the face (not a MIX one) to a MUC client."""
+        await self.service.send(self.out(element))
+
+    def _answer_out(self, answer: Element) -> Element:
+        return self.out(answer) if VIA_MUC.get() else answer

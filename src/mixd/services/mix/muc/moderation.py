@@ -77,7 +77,7 @@ class Moderation:
     # -- lists -------------------------------------------------------------------------
 
     async def get(self, request: Request) -> Element | None:
-        self.face.require_muc()
+        self.face.reach.require_muc()
         state = request.state()
         item = decode_admin_query(request.payload)[0]
         role = self.service.role(state, request.sender)
@@ -108,7 +108,7 @@ class Moderation:
     # -- changes -----------------------------------------------------------------------
 
     async def set(self, request: Request) -> Element | None:
-        self.face.require_muc()
+        self.face.reach.require_muc()
         state = request.state()
         items = decode_admin_query(request.payload)
         actor = str(request.sender.bare)

@@ -15,6 +15,7 @@ back.
 
 from __future__ import annotations
 
+import secrets
 from typing import TYPE_CHECKING
 
 from mixd import ns as NS
@@ -25,10 +26,12 @@ from mixd.codec.xep0082_datetime import now_micros
 from mixd.errors import StanzaError, StanzaErrorCondition
 from mixd.services.mix.admin import config as cfg
 from mixd.services.mix.admin import rights as admin_rights
+from mixd.services.mix.admin.config import ChannelConfig
 from mixd.services.mix.admin.nodes import AdminNodes
 from mixd.services.mix.admin.rights import Role
 from mixd.services.mix.lifecycle import destroy_channel
 from mixd.services.mix.muc import roomconfig, rules
+from mixd.services.mix.muc.room import Room
 from mixd.services.mix.nodes import info_form
 from mixd.services.mix.service import MixService, Request
 from mixd.services.mix.state import ChannelState
@@ -47,11 +50,12 @@ class RoomOwner:
         service.on_iq("channel", NS.MUC_OWNER, "query", "set", self.set)
         # While a MUC owner's destroy is applied: its reason and venue, by channel.
         self.destroying: dict[str, DestroyRequest] = {}
+        service.config_listeners.append(self.config_changed)
         # Every way a channel goes (destroy, End of Life, ad-hoc command).
         service.destroy_listeners.append(self.destroyed)
 
     def _require_owner(self, request: Request) -> None:
-        self.face.require_muc()
+        self.face.reach.require_muc()
         if not self.service.may(request.state(), request.sender, NS.MIX_NODE_CONFIG, "update"):
             raise StanzaError(StanzaErrorCondition.FORBIDDEN, "only owners configure the room")
 
@@ -62,7 +66,7 @@ class RoomOwner:
         return query
 
     async def set(self, request: Request) -> Element | None:
-        self.face.require_muc()
+        self.face.reach.require_muc()
         query = OwnerQuery.decode(request.payload)
         if query.destroy is not None:
             await self._destroy(request, query)
@@ -98,8 +102,27 @@ class RoomOwner:
             await info_ops.publish(request, item)
         room = self.face.rooms.get(str(state.jid))
         if change.info is not None and not change.config and room is not None:
-            await self.face.notify_config(state, room)  # else the config change did
+            await self.notify_config(state, room)  # else the config change did
         return None
+
+    async def config_changed(self, state: ChannelState, before: ChannelConfig) -> None:
+        """Status 104 to every joined client (XEP-0045 10.2.1), and the
+        presence of occupants who gained or lost owner or admin again."""
+        room = self.face.rooms.get(str(state.jid))
+        if room is None:
+            return
+        await self.notify_config(state, room)
+        now = state.config
+        changed = set(before.owners) ^ set(now.owners)
+        changed |= set(before.administrators) ^ set(now.administrators)
+        await self.face.refresh(state, sorted(changed))
+
+    async def notify_config(self, state: ChannelState, room: Room) -> None:
+        notice = Element(NS.CLIENT, "message", {"from": str(state.jid), "type": "groupchat"})
+        notice.attrs["id"] = secrets.token_hex(8)
+        code = {"code": str(rules.CONFIG_CHANGED)}
+        notice.add(NS.MUC_USER, "x").add(NS.MUC_USER, "status", code)
+        await self.face.delivery.many(list(room.occupants), notice)
 
     async def _destroy(self, request: Request, query: OwnerQuery) -> None:
         state = request.state()
