@@ -15,7 +15,7 @@ from slixmpp.xmlstream.matcher import MatchXPath
 from tests.helpers import TIMEOUT, ServerHandle
 from tests.integration.test_muc import CHANNEL, MUC_PLUGINS, MUC_USER, hag, muc_client
 from tests.integration.test_muc_moderation import ALLOWED, entries, hag_in_muc
-from tests.mix_client import FromService
+from tests.mix_client import FromService, iq
 from tests.roster_client import sync
 
 __all__ = ["hag"]  # the fixture, shared with test_muc.py
@@ -74,6 +74,17 @@ async def test_mediated_invitation_and_decline(
     stray.send()
     unknown = await error_for(hecate_messages, stray["id"])
     assert unknown["error"]["condition"] == "item-not-found"
+    # A banned user is not invited.
+    await server.add_user("lear@localhost", "pw-lear")
+    ban = (
+        "<pubsub xmlns='http://jabber.org/protocol/pubsub'><publish"
+        " node='urn:xmpp:mix:nodes:banned'><item id='lear@localhost'/></publish></pubsub>"
+    )
+    await iq(hag[0], CHANNEL, ban)
+    to_banned = invite_xml(hecate, "lear@localhost")
+    to_banned.send()
+    banned = await error_for(hecate_messages, to_banned["id"])
+    assert banned["error"]["condition"] == "not-allowed"
     assert [m for m in grey_messages.items if m["type"] == "error" and m["error"]["condition"]][-1][
         "error"
     ]["condition"] == "item-not-found"
