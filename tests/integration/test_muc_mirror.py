@@ -83,6 +83,8 @@ async def test_each_domain_names_the_other(mirrored: ServerHandle) -> None:
     channel = await disco.get_info(jid=MIX_CHANNEL, timeout=TIMEOUT)  # MIX only
     assert MUC not in channel["disco_info"]["features"]
     assert {i[:2] for i in channel["disco_info"]["identities"]} == {("conference", "mix")}
+    card = await iq(owner, ROOM, "<vCard xmlns='vcard-temp'/>", "get")  # the room's avatar
+    assert str(card["from"]) == ROOM
     # MIX requests are not answered on the MUC domain.
     with pytest.raises(IqError) as err:
         await iq(owner, MUC_SERVICE, f"<create xmlns='{MIX}' channel='other'/>")

@@ -46,7 +46,7 @@ from mixd.services.mix.muc.archive import MucArchive
 from mixd.services.mix.muc.between import BetweenOccupants
 from mixd.services.mix.muc.delivery import Delivery
 from mixd.services.mix.muc.disco import MucDiscovery
-from mixd.services.mix.muc.invite import Invitations
+from mixd.services.mix.muc.invite import MucInvitations
 from mixd.services.mix.muc.mirror import MucMirror, Reach
 from mixd.services.mix.muc.moderation import Moderation
 from mixd.services.mix.muc.owner import RoomOwner
@@ -87,7 +87,7 @@ class MucFace:
         MucDiscovery(service, self)
         self.moderation = Moderation(service, self, admin)
         RoomOwner(service, self, admin)
-        Invitations(service, self, admin)
+        MucInvitations(service, self, admin)
         service.occupant_handler = self.receive
         service.presence_listeners.append(self.presence_changed)
         service.participant_listeners.append(self.participant_changed)

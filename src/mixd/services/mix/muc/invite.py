@@ -52,7 +52,7 @@ def _jid(text: str | None) -> JID:
         raise StanzaError(StanzaErrorCondition.JID_MALFORMED, str(exc)) from None
 
 
-class Invitations:
+class MucInvitations:
     def __init__(self, service: MixService, face: MucFace, admin: AdminNodes) -> None:
         self.service = service
         self.face = face

@@ -10,8 +10,8 @@ clients (and the answers to their requests) is written back with the MUC
 domain: every attribute naming the MIX domain or one of its JIDs (`from`,
 `<stanza-id by/>`, `<delay from/>`, invitations, disco items). Text is
 left alone. On the MUC domain only what a MUC client needs is answered
-(disco, occupants, groupchat, invitations, `muc#admin`, `muc#owner`, MAM);
-MIX requests there are `service-unavailable`.
+(disco, occupants, groupchat, invitations, `muc#admin`, `muc#owner`, MAM,
+the room's vCard); MIX requests there are `service-unavailable`.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from mixd.xml.element import Element
 VIA_MUC: ContextVar[bool] = ContextVar("via_muc", default=False)
 
 SERVICE_IQS = frozenset({NS.DISCO_INFO, NS.DISCO_ITEMS})
-ROOM_IQS = SERVICE_IQS | {NS.MUC_ADMIN, NS.MUC_OWNER, NS.MAM}
+ROOM_IQS = SERVICE_IQS | {NS.MUC_ADMIN, NS.MUC_OWNER, NS.MAM, NS.VCARD}  # vCard: the avatar
 MIRROR_FORM = NS.MIX_MUC + "#mix-mirror"  # on the MUC domain, naming the MIX one
 MUC_MIRROR_FORM = NS.MIX_MUC + "#muc-mirror"  # on the MIX domain, naming the MUC one
 
