@@ -15,6 +15,7 @@ from mixd.core.module import Listener, Module, Xep
 from mixd.services.mix.admin.commands import Commands
 from mixd.services.mix.admin.expiry import Expiry
 from mixd.services.mix.admin.nodes import AdminNodes
+from mixd.services.mix.anonymity import Anonymity
 from mixd.services.mix.archive import ChannelArchive
 from mixd.services.mix.discovery import Discovery
 from mixd.services.mix.iq_relay import IqRelay
@@ -55,6 +56,7 @@ def build_service(server: Server, domain: str, settings: Settings) -> MixService
     IqRelay(service)
     Retractions(service, messages)
     ChannelAvatar(service)  # after Nodes: it answers avatar reads first
+    Anonymity(service)
     MucFace(service)  # after the slices whose disco and MAM answers it extends
     RegisteredNicks(service)  # after the MUC face: it checks nicks of entering clients too
     Invitations(service, admin)  # after RegisteredNicks: its join wraps theirs
@@ -69,6 +71,7 @@ class MixModule(Module):
         Xep(406, "0.3.1"),
         Xep(407, "0.1.2", "retraction, avatar, nick registration, invitations"),
         Xep(84, "1.1.4", "the channel's avatar nodes"),
+        Xep(404, "0.3.1"),
         Xep(408, "0.2.0", "fully integrated mode: every channel is also a MUC room"),
         Xep(45, "1.35.5", "occupant side of rooms; no private messages or moderation yet"),
         Xep(421, "1.0.1"),

@@ -140,6 +140,8 @@ class MixService:
         self.occupant_handler: Callable[[Stanza, ChannelState, str], Awaitable[None]] | None = None
         self.presence_listeners: list[PresenceListener] = []
         self.reflect_listeners: list[ReflectListener] = []
+        # Told of a committed configuration change (channel, configuration before).
+        self.config_listeners: list[Callable[[ChannelState, ChannelConfig], Awaitable[None]]] = []
         # Told of a destroyed channel (by request, End of Life or command).
         self.destroy_listeners: list[Callable[[ChannelState], Awaitable[None]]] = []
         self.local: LocalParticipants | None = None  # set by MIX-PAM

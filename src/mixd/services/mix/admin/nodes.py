@@ -88,7 +88,7 @@ class AdminNodes:
             )
         except ChannelNotFound:
             raise StanzaError(StanzaErrorCondition.ITEM_NOT_FOUND, "no such channel") from None
-        before = state.nodes
+        before, old = state.nodes, state.config
         channel = replace(
             state.channel,
             owners=new.owners,
@@ -103,6 +103,8 @@ class AdminNodes:
                 await guarded(self.service.store.clear_access(jid, which))
                 getattr(state, which).clear()
         await self._announce_config(state)
+        for listener in self.service.config_listeners:
+            await listener(state, old)
 
     async def _announce_config(self, state: ChannelState) -> None:
         items = Element(NS.PUBSUB_EVENT, "items", {"node": NS.MIX_NODE_CONFIG})

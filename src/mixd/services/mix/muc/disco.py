@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING
 from mixd import ns as NS
 from mixd.codec.xep0004_forms import DataForm, Field
 from mixd.codec.xep0030_disco import DiscoInfo, DiscoItems, Identity
+from mixd.services.mix import anon
+from mixd.services.mix.anon_rules import Mode
 from mixd.services.mix.service import MixService, Request
 from mixd.services.mix.state import ChannelState
 from mixd.xml.element import Element
@@ -26,7 +28,6 @@ ROOM_FEATURES = (
     NS.SID,
     "muc_persistent",
     "muc_open",
-    "muc_nonanonymous",
     "muc_unmoderated",
     "muc_unsecured",
 )
@@ -42,7 +43,17 @@ def room_info(state: ChannelState) -> Element:
     name = info.name or state.jid.local or ""
     identities = (Identity("conference", "text", name), Identity("conference", "mix", name))
     listed = "muc_hidden" if state.channel.adhoc else "muc_public"
-    features = (NS.DISCO_INFO, NS.DISCO_ITEMS, NS.MIX_CORE, NS.MAM, listed, *ROOM_FEATURES)
+    # Semi-anonymous unless every participant's JID is shown (MIX-ANON).
+    anonymity = "muc_nonanonymous" if anon.mode(state) is Mode.VISIBLE else "muc_semianonymous"
+    features = (
+        NS.DISCO_INFO,
+        NS.DISCO_ITEMS,
+        NS.MIX_CORE,
+        NS.MAM,
+        listed,
+        anonymity,
+        *ROOM_FEATURES,
+    )
     fields = [
         Field("muc#roomconfig_roomname", (name,)),
         Field("muc#roominfo_occupants", (str(present_users(state)),)),
