@@ -9,99 +9,34 @@ from typing import Any
 import pytest
 from slixmpp.exceptions import IqError
 
+from tests.anon_client import (
+    ALL_NODES,
+    ANON,
+    CHANNEL,
+    EVENT,
+    JIDMAP,
+    PRESENCE,
+    PUBSUB,
+    XDATA,
+    configure,
+    form,
+    form_values,
+    make_witches,
+    mix_jid,
+    muc_client,
+    participant_jids,
+    set_preferences,
+)
 from tests.helpers import TIMEOUT, ServerHandle
-from tests.integration.test_muc import MUC_PLUGINS, codes, item
-from tests.mam_client import MAM_PLUGINS, mam_query
-from tests.mix_client import MIX, NODES, SERVICE, FromService, Inbox, create, iq, join, mix_client
-from tests.roster_client import sync
-
-PUBSUB = "http://jabber.org/protocol/pubsub"
-EVENT = "http://jabber.org/protocol/pubsub#event"
-XDATA = "jabber:x:data"
-ADMIN = "urn:xmpp:mix:admin:0"
-ANON = "urn:xmpp:mix:anon:0"
-CONFIG = "urn:xmpp:mix:nodes:config"
-JIDMAP = "urn:xmpp:mix:nodes:jidmap"
-PARTICIPANTS = "urn:xmpp:mix:nodes:participants"
-PRESENCE_NODE = "urn:xmpp:mix:nodes:presence"
-PRESENCE = "urn:xmpp:mix:presence:0"
-CHANNEL = f"coven@{SERVICE}"
-ALL_NODES = (*NODES, PRESENCE_NODE)
-
-
-def form(form_type: str, *fields: tuple[str, str]) -> str:
-    body = "".join(f"<field var='{var}'><value>{value}</value></field>" for var, value in fields)
-    return (
-        f"<x xmlns='{XDATA}' type='submit'><field var='FORM_TYPE' type='hidden'>"
-        f"<value>{form_type}</value></field>{body}</x>"
-    )
-
-
-async def configure(owner: Any, *fields: tuple[str, str]) -> None:
-    await iq(
-        owner,
-        CHANNEL,
-        f"<pubsub xmlns='{PUBSUB}'><publish node='{CONFIG}'><item>"
-        f"{form(ADMIN, *fields)}</item></publish></pubsub>",
-    )
-
-
-async def set_preferences(xmpp: Any, *fields: tuple[str, str]) -> dict[str, str]:
-    result = await iq(
-        xmpp, CHANNEL, f"<user-preference xmlns='{ANON}'>{form(ANON, *fields)}</user-preference>"
-    )
-    return form_values(result.xml.find(f"{{{ANON}}}user-preference/{{{XDATA}}}x"))
-
-
-def form_values(x: Any) -> dict[str, str]:
-    assert x is not None
-    return {
-        f.get("var"): (f.findtext(f"{{{XDATA}}}value") or "")
-        for f in x.findall(f"{{{XDATA}}}field")
-        if f.get("var") != "FORM_TYPE"
-    }
-
-
-async def participant_jids(xmpp: Any) -> dict[str, str | None]:
-    """nick -> real JID (None when hidden) from the participants node."""
-    result = await iq(
-        xmpp, CHANNEL, f"<pubsub xmlns='{PUBSUB}'><items node='{PARTICIPANTS}'/></pubsub>", "get"
-    )
-    shown: dict[str, str | None] = {}
-    for entry in result.xml.iter(f"{{{PUBSUB}}}item"):
-        participant = entry.find(f"{{{MIX}}}participant")
-        assert participant is not None
-        shown[participant.findtext(f"{{{MIX}}}nick") or ""] = participant.findtext(f"{{{MIX}}}jid")
-    return shown
-
-
-def mix_jid(message: Any) -> str | None:
-    return message.xml.findtext(f"{{{MIX}}}mix/{{{MIX}}}jid")
-
-
-async def muc_client(
-    server: ServerHandle, name: str, password: str
-) -> tuple[Any, FromService, FromService]:
-    """A MUC client of an existing user, recording what the service sends."""
-    xmpp = await server.client(f"{name}@localhost/muc", password, plugins=MUC_PLUGINS)
-    presences, messages = FromService(xmpp, "presence"), FromService(xmpp, "message")
-    await sync(xmpp)
-    return xmpp, presences, messages
+from tests.integration.test_muc import codes, item
+from tests.mam_client import mam_query
+from tests.mix_client import MIX, NODES, FromService, Inbox, iq, join
 
 
 @pytest.fixture
 async def witches(server: ServerHandle) -> tuple[Any, ...]:
     """hag66 owns the coven; hecate and greymalkin are users of the server."""
-    for name in ("hag66", "hecate", "greymalkin"):
-        await server.add_user(f"{name}@localhost", f"pw-{name}")
-    clients = []
-    for name in ("hag66", "hecate", "greymalkin"):
-        xmpp = await mix_client(server, f"{name}@localhost/r", f"pw-{name}")
-        for plugin in MAM_PLUGINS:
-            xmpp.register_plugin(plugin)
-        clients.append(xmpp)
-    await create(clients[0], "coven")
-    return tuple(clients)
+    return await make_witches(server)
 
 
 async def test_preference_form_get_and_set(witches: tuple[Any, ...]) -> None:
@@ -313,3 +248,18 @@ async def test_muc_face_hides_jids_from_occupants_who_do_not_moderate(
         lambda p: str(p["from"]) == f"{CHANNEL}/hecate" and p["show"] == "away"
     )
     assert item(away)["jid"] == "hecate@localhost/muc"
+
+
+async def test_jidmap_is_not_writable_through_pubsub(witches: tuple[Any, ...]) -> None:
+    hag, hecate, _ = witches
+    hecate_id = await join(hecate, CHANNEL, "hecate")
+    for verb in ("publish", "retract"):
+        with pytest.raises(IqError) as err:
+            await iq(
+                hag,
+                CHANNEL,
+                f"<pubsub xmlns='{PUBSUB}'><{verb} node='{JIDMAP}'><item id='{hecate_id}'>"
+                f"<participant xmlns='{ANON}'><jid>hag66@localhost</jid></participant>"
+                f"</item></{verb}></pubsub>",
+            )
+        assert err.value.condition == "forbidden"

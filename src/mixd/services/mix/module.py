@@ -29,6 +29,7 @@ from mixd.services.mix.misc.retraction import Retractions
 from mixd.services.mix.muc.face import MucFace
 from mixd.services.mix.nodes import Nodes
 from mixd.services.mix.presence import ChannelPresence
+from mixd.services.mix.private import PrivateMessages
 from mixd.services.mix.service import MixService, Settings
 
 if TYPE_CHECKING:
@@ -56,6 +57,7 @@ def build_service(server: Server, domain: str, settings: Settings) -> MixService
     IqRelay(service)
     Retractions(service, messages)
     ChannelAvatar(service)  # after Nodes: it answers avatar reads first
+    PrivateMessages(service)  # after IqRelay: it takes the messages to proxy JIDs
     Anonymity(service)
     MucFace(service)  # after the slices whose disco and MAM answers it extends
     RegisteredNicks(service)  # after the MUC face: it checks nicks of entering clients too
@@ -71,7 +73,7 @@ class MixModule(Module):
         Xep(406, "0.3.1"),
         Xep(407, "0.1.2", "retraction, avatar, nick registration, invitations"),
         Xep(84, "1.1.4", "the channel's avatar nodes"),
-        Xep(404, "0.3.1"),
+        Xep(404, "0.3.1", "JID visibility, preferences, JID Map, private messages"),
         Xep(408, "0.2.0", "fully integrated mode: every channel is also a MUC room"),
         Xep(45, "1.35.5", "occupant side of rooms; no private messages or moderation yet"),
         Xep(421, "1.0.1"),

@@ -290,7 +290,7 @@ class MixService:
                 if await self._to_occupant(stanza, to):
                     return
                 if to.resource is not None:
-                    # Private messages through proxy JIDs come with MIX-ANON.
+                    # Neither a proxy JID nor an occupant: nothing lives there.
                     raise StanzaError(StanzaErrorCondition.SERVICE_UNAVAILABLE)
                 if stanza.kind is Kind.PRESENCE or stanza.is_error:
                     return

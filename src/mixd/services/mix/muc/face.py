@@ -23,7 +23,7 @@ then reflect with `<mix/>`); every message the channel reflects then goes to
 each joined MUC client from `channel/nick`, with the sender's original id
 and the sender's occupant id, serialized once. Private messages go between
 joined MUC clients only (not archived); MIX participants get theirs through
-proxy JIDs (MIX-ANON, not yet).
+proxy JIDs (MIX-ANON, services/mix/private.py).
 """
 
 from __future__ import annotations

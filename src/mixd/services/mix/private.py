@@ -1,0 +1,154 @@
+"""Private messages between participants through the channel (XEP-0404
+section 4.2, XEP-0369 0.9.5 section 6.1.17).
+
+A participant sends a message (chat, normal or headline; never groupchat)
+to another participant's proxy JID: `<participant id>#<channel>@<service>`
+for the user, or with the mapped resource of one of its clients from the
+presence node. The channel sends it on from the sender's own proxy JID (its
+client's mapped resource), so neither side learns the other's real JID, to
+the recipient's bare JID (the recipient's server hands it to its MIX
+clients, MIX-PAM) or to that one client. The channel never archives it.
+Replies go the same way, to the proxy JID the message came from; a proxy
+full JID whose client is no longer present falls back to the participant
+(RFC 6121 8.5.3.2.1). An error the recipient's side returns comes back to
+the sender from the recipient's proxy JID, without its text (which may
+name the real JID).
+
+Refusals: not a participant, `forbidden`; the channel's "Private Messages"
+is false, or the recipient's "Private Messages" preference is `block`,
+`not-allowed`; an unknown participant id, `item-not-found`; groupchat,
+`bad-request`. `blocked`, when set, is asked last: it is where a
+recipient-side block list (XEP-0191) refuses the message.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from mixd import ns as NS
+from mixd.codec.stanza import Kind, Stanza
+from mixd.codec.xep0369_mix import NAMESPACES, mix_element
+from mixd.errors import StanzaError, StanzaErrorCondition
+from mixd.jid import JID
+from mixd.services.mix import anon_rules
+from mixd.services.mix.admin.config import PRIVATE_MESSAGES
+from mixd.services.mix.presence_state import proxy_bare, proxy_jid
+from mixd.services.mix.service import MixService
+from mixd.services.mix.state import ChannelState
+from mixd.storage.contracts.mix import Participant
+from mixd.xml.element import Element
+
+# (recipient's bare JID, sender's proxy bare JID): True when the recipient
+# blocks the sender (XEP-0191 on the recipient's server).
+BlockCheck = Callable[[JID, JID], Awaitable[bool]]
+
+ProxyHandler = Callable[[Stanza, ChannelState, str], Awaitable[None]]
+
+
+def relayed(original: Element, sender: JID, recipient: JID, nick: str) -> Element:
+    """The channel's copy: from the sender's proxy JID, to the recipient,
+    with what only the channel may write replaced by the sender's nick."""
+    message = original.copy()
+    for ns in NAMESPACES:
+        message.remove_all(ns, "mix")
+    message.remove_all(NS.SID, "stanza-id")
+    message.remove_all(NS.OCCUPANT_ID, "occupant-id")
+    message.remove_all(NS.MUC_USER, "x")
+    attrs = {"from": str(sender), "to": str(recipient)}
+    for name in ("id", "type", "{" + NS.XML + "}lang"):
+        if name in original.attrs:
+            attrs[name] = original.attrs[name]
+    message.attrs = attrs
+    message.append(mix_element(nick, None))
+    return message
+
+
+class PrivateMessages:
+    def __init__(self, service: MixService) -> None:
+        self.service = service
+        # Recipient-side blocking (XEP-0191) plugs in here; None: nobody blocks.
+        self.blocked: BlockCheck | None = None
+        # Messages to proxy JIDs are ours; everything else stays MIX-PRESENCE's.
+        self.others: ProxyHandler | None = service.proxy_handler
+        service.proxy_handler = self.receive
+
+    async def receive(self, stanza: Stanza, state: ChannelState, pid: str) -> None:
+        if stanza.kind is not Kind.MESSAGE:
+            if self.others is not None:
+                await self.others(stanza, state, pid)
+            return
+        if stanza.is_error:
+            await self._error_back(stanza, state)
+        elif stanza.type == "groupchat":
+            raise StanzaError(
+                StanzaErrorCondition.BAD_REQUEST, "private messages are not groupchat"
+            )
+        else:
+            await self._private(stanza, state, pid)
+
+    async def _private(self, stanza: Stanza, state: ChannelState, pid: str) -> None:
+        to = stanza.to
+        assert to is not None
+        sender = state.participants.get(str(stanza.sender.bare))
+        if sender is None:
+            raise StanzaError(
+                StanzaErrorCondition.FORBIDDEN, "private messages are between participants"
+            )
+        if not state.config.flag(PRIVATE_MESSAGES):
+            raise StanzaError(
+                StanzaErrorCondition.NOT_ALLOWED, "this channel does not allow private messages"
+            )
+        recipient, target = self._target(state, pid, to)
+        if anon_rules.effective(recipient.preferences)[anon_rules.PRIVATE_MESSAGES] == "block":
+            raise StanzaError(
+                StanzaErrorCondition.NOT_ALLOWED, "this participant takes no private messages"
+            )
+        secret = state.channel.secret
+        if self.blocked is not None and await self.blocked(
+            JID.parse(recipient.jid), proxy_bare(state.jid, sender.id)
+        ):
+            raise StanzaError(StanzaErrorCondition.SERVICE_UNAVAILABLE)
+        source = proxy_jid(state.jid, sender.id, secret, stanza.sender)
+        await self.service.send(relayed(stanza.element, source, target, sender.nick))
+
+    @staticmethod
+    def _target(state: ChannelState, pid: str, to: JID) -> tuple[Participant, JID]:
+        """The recipient and where the message goes: the client behind a
+        present proxy full JID, else the participant's bare JID."""
+        if to.resource is not None:
+            entry = state.presence.get(to)
+            if entry is not None:
+                participant = state.participants.get(entry.user)
+                if participant is not None:
+                    return participant, entry.client
+        participant = next((p for p in state.participants.values() if p.id == pid), None)
+        if participant is None:
+            raise StanzaError(StanzaErrorCondition.ITEM_NOT_FOUND, "no such participant")
+        return participant, JID.parse(participant.jid)
+
+    async def _error_back(self, stanza: Stanza, state: ChannelState) -> None:
+        """An error for a private message we sent on: from the recipient's
+        side (its real JID or its server) to the sender's proxy JID."""
+        to = stanza.to
+        assert to is not None
+        sender = self._behind(state, to)
+        failed = state.participants.get(str(stanza.sender.bare))
+        if sender is None or failed is None:
+            return  # nobody to tell, or not an answer to one of ours
+        answer = stanza.element.copy()
+        for error in answer.find_all(NS.CLIENT, "error"):
+            error.remove_all(NS.STANZAS_ERR, "text")
+        answer.attrs["from"] = str(proxy_bare(state.jid, failed.id))
+        answer.attrs["to"] = str(sender)
+        await self.service.send(answer)
+
+    @staticmethod
+    def _behind(state: ChannelState, proxy: JID) -> JID | None:
+        """The real JID a proxy JID of this channel stands for."""
+        if proxy.resource is not None:
+            entry = state.presence.get(proxy)
+            if entry is not None:
+                return entry.client
+        pid = (proxy.local or "").partition("#")[0]
+        participant = next((p for p in state.participants.values() if p.id == pid), None)
+        return JID.parse(participant.jid) if participant is not None else None
