@@ -19,6 +19,11 @@ is false, or the recipient's "Private Messages" preference is `block`,
 `not-allowed`; an unknown participant id, `item-not-found`; groupchat,
 `bad-request`. `blocked`, when set, is asked last: it is where a
 recipient-side block list (XEP-0191) refuses the message.
+
+IQs to proxy JIDs stay MIX-PRESENCE's relay (`iq_relay`), which this slice
+wraps, except that a vCard request (vcard-temp or vCard4) from a
+participant reaches another participant only if that participant's "vCard"
+preference is `allow` (default `block`, XEP-0404 4.1): `forbidden`.
 """
 
 from __future__ import annotations
@@ -26,7 +31,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 
 from mixd import ns as NS
-from mixd.codec.stanza import Kind, Stanza
+from mixd.codec.stanza import Kind, Stanza, iq_payload
 from mixd.codec.xep0369_mix import NAMESPACES, mix_element
 from mixd.errors import StanzaError, StanzaErrorCondition
 from mixd.jid import JID
@@ -43,6 +48,9 @@ from mixd.xml.element import Element
 BlockCheck = Callable[[JID, JID], Awaitable[bool]]
 
 ProxyHandler = Callable[[Stanza, ChannelState, str], Awaitable[None]]
+
+# vcard-temp (XEP-0054) and vCard4 (XEP-0292) requests.
+VCARD_REQUESTS = frozenset({(NS.VCARD, "vCard"), ("urn:ietf:params:xml:ns:vcard-4.0", "vcard")})
 
 
 def relayed(original: Element, sender: JID, recipient: JID, nick: str) -> Element:
@@ -74,6 +82,8 @@ class PrivateMessages:
 
     async def receive(self, stanza: Stanza, state: ChannelState, pid: str) -> None:
         if stanza.kind is not Kind.MESSAGE:
+            if stanza.kind is Kind.IQ and stanza.is_request:
+                self._check_vcard(stanza, state, pid)
             if self.others is not None:
                 await self.others(stanza, state, pid)
             return
@@ -110,6 +120,22 @@ class PrivateMessages:
             raise StanzaError(StanzaErrorCondition.SERVICE_UNAVAILABLE)
         source = proxy_jid(state.jid, sender.id, secret, stanza.sender)
         await self.service.send(relayed(stanza.element, source, target, sender.nick))
+
+    def _check_vcard(self, stanza: Stanza, state: ChannelState, pid: str) -> None:
+        """A vCard request through the channel reaches a participant only if
+        its "vCard" preference allows it (XEP-0404 4.1; default block)."""
+        payload = iq_payload(stanza)
+        if payload is None or (payload.ns, payload.name) not in VCARD_REQUESTS:
+            return
+        if str(stanza.sender.bare) not in state.participants:
+            return  # the relay refuses non-participants itself
+        to = stanza.to
+        assert to is not None
+        recipient, _ = self._target(state, pid, to)
+        if anon_rules.effective(recipient.preferences)[anon_rules.VCARD] != "allow":
+            raise StanzaError(
+                StanzaErrorCondition.FORBIDDEN, "this participant's vCard is not shared here"
+            )
 
     @staticmethod
     def _target(state: ChannelState, pid: str, to: JID) -> tuple[Participant, JID]:
