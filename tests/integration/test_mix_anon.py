@@ -30,7 +30,7 @@ from tests.anon_client import (
 from tests.helpers import TIMEOUT, ServerHandle
 from tests.integration.test_muc import codes, item
 from tests.mam_client import mam_query
-from tests.mix_client import MIX, NODES, FromService, Inbox, iq, join
+from tests.mix_client import MIX, NODES, SERVICE, FromService, Inbox, iq, join
 
 
 @pytest.fixture
@@ -263,3 +263,50 @@ async def test_jidmap_is_not_writable_through_pubsub(witches: tuple[Any, ...]) -
                 f"</item></{verb}></pubsub>",
             )
         assert err.value.condition == "forbidden"
+
+
+async def test_jidmap_subscribers_hear_of_joins_and_leaves(witches: tuple[Any, ...]) -> None:
+    hag, hecate, _ = witches
+    await join(hag, CHANNEL, "hag", (JIDMAP,))
+    events = Inbox(hag, "pubsub")
+    hecate_id = await join(hecate, CHANNEL, "hecate")
+    [joined] = await events.wait(1)
+    item = joined.xml.find(f".//{{{EVENT}}}items[@node='{JIDMAP}']/{{{EVENT}}}item")
+    assert item is not None and item.get("id") == hecate_id
+    assert item.findtext(f"{{{ANON}}}participant/{{{ANON}}}jid") == "hecate@localhost"
+    await iq(hecate, CHANNEL, f"<leave xmlns='{MIX}'/>")
+    [_, left] = await events.wait(2)
+    retract = left.xml.find(f".//{{{EVENT}}}items[@node='{JIDMAP}']/{{{EVENT}}}retract")
+    assert retract is not None and retract.get("id") == hecate_id
+
+
+async def test_vcards_through_the_channel_need_consent_where_jids_are_hidden(
+    server: ServerHandle, witches: tuple[Any, ...]
+) -> None:
+    hag, hecate, grey = witches
+    await configure(hag, ("JID Visibility", "jid-hidden"))
+    await join(hag, CHANNEL, "hag")
+    hecate_id = await join(hecate, CHANNEL, "hecate")
+    await join(grey, CHANNEL, "grey")
+    proxy = f"{hecate_id}#coven@{SERVICE}"
+    vcard = "<vCard xmlns='vcard-temp'/>"
+    with pytest.raises(IqError) as err:
+        await iq(grey, proxy, vcard, "get")
+    assert err.value.condition == "forbidden"
+    # The owner sees hecate's JID anyway: the channel relays it.
+    answer = await iq(hag, proxy, vcard, "get")
+    assert answer["from"] == proxy
+    # The same through the MUC face.
+    room, _, _ = await muc_client(server, "greymalkin", "pw-greymalkin")
+    hecate_room, _, _ = await muc_client(server, "hecate", "pw-hecate")
+    await room.plugin["xep_0045"].join_muc_wait(CHANNEL, "grey", maxstanzas=0, timeout=TIMEOUT)
+    await hecate_room.plugin["xep_0045"].join_muc_wait(
+        CHANNEL, "hecate", maxstanzas=0, timeout=TIMEOUT
+    )
+    with pytest.raises(IqError) as err:
+        await iq(room, f"{CHANNEL}/hecate", vcard, "get")
+    assert err.value.condition == "forbidden"
+    # With hecate's consent both ways work.
+    await set_preferences(hecate, ("vCard", "allow"))
+    assert (await iq(grey, proxy, vcard, "get"))["from"] == proxy
+    assert (await iq(room, f"{CHANNEL}/hecate", vcard, "get"))["from"] == f"{CHANNEL}/hecate"

@@ -218,13 +218,6 @@ async def test_presence_node_through_pubsub(coven: dict[str, Any]) -> None:
     assert err.value.condition == "forbidden"
 
 
-VCARD_ALLOWED = (
-    "<user-preference xmlns='urn:xmpp:mix:anon:0'><x xmlns='jabber:x:data' type='submit'>"
-    "<field var='FORM_TYPE'><value>urn:xmpp:mix:anon:0</value></field>"
-    "<field var='vCard'><value>allow</value></field></x></user-preference>"
-)
-
-
 async def test_iq_relay_between_participants(coven: dict[str, Any]) -> None:
     server, hag, one = coven["server"], coven["hag"], coven["one"]
     target = (await coven["seen"]["hag"].until(about(str(one.boundjid))))["from"]
@@ -240,11 +233,6 @@ async def test_iq_relay_between_participants(coven: dict[str, Any]) -> None:
     assert sender.bare == f"{coven['hag_id']}#coven@{SERVICE}" and sender.resource  # not hag's JID
     # The participant's bare proxy JID: the user's server answers (vCard).
     bare = f"{coven['hecate_id']}#coven@{SERVICE}"
-    # Only with hecate's consent (MIX-ANON "vCard" preference, default block).
-    with pytest.raises(IqError) as err:
-        await iq(hag, bare, "<vCard xmlns='vcard-temp'/>", "get")
-    assert err.value.condition == "forbidden"
-    await iq(one, CHANNEL, VCARD_ALLOWED)
     vcard = await iq(hag, bare, "<vCard xmlns='vcard-temp'/>", "get")
     assert vcard["from"] == bare and vcard.xml.find("{vcard-temp}vCard") is not None
     # No presence behind that resource: as for an offline client.

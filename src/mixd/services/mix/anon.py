@@ -53,6 +53,18 @@ def may_see(service: MixService, state: ChannelState, viewer: str, subject: str)
     return privileged(service, state, viewer)
 
 
+def vcard_shared(service: MixService, state: ChannelState, viewer: str, subject: str) -> bool:
+    """May `viewer` have `subject`'s vCard relayed through the channel? Only
+    with the subject's "vCard" preference `allow` (default `block`), unless
+    the viewer may see the subject's JID anyway (and could ask it directly;
+    a vCard often names its owner's JID)."""
+    participant = state.participants.get(subject)
+    stored = participant.preferences if participant is not None else ()
+    if anon_rules.effective(stored)[anon_rules.VCARD] == "allow":
+        return True
+    return may_see(service, state, viewer, subject)
+
+
 def split(
     service: MixService, state: ChannelState, viewers: Iterable[str], subject: str
 ) -> tuple[list[str], list[str]]:

@@ -106,7 +106,12 @@ def effective(stored: Preferences) -> dict[str, str]:
 
 
 def visibility(stored: Preferences) -> str:
-    return effective(stored)[JID_VISIBILITY]
+    """The "JID Visibility" preference (asked for every message and presence:
+    no dictionary built)."""
+    for var, value in stored:
+        if var == JID_VISIBILITY:
+            return value
+    return DEFAULT
 
 
 def shown(mode: Mode, preference: str) -> bool:

@@ -23,7 +23,8 @@ recipient-side block list (XEP-0191) refuses the message.
 IQs to proxy JIDs stay MIX-PRESENCE's relay (`iq_relay`), which this slice
 wraps, except that a vCard request (vcard-temp or vCard4) from a
 participant reaches another participant only if that participant's "vCard"
-preference is `allow` (default `block`, XEP-0404 4.1): `forbidden`.
+preference is `allow` (default `block`, XEP-0404 4.1) or the asker may see
+its JID anyway: `forbidden`.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ from mixd.codec.stanza import Kind, Stanza, iq_payload
 from mixd.codec.xep0369_mix import NAMESPACES, mix_element
 from mixd.errors import StanzaError, StanzaErrorCondition
 from mixd.jid import JID
-from mixd.services.mix import anon_rules
+from mixd.services.mix import anon, anon_rules
 from mixd.services.mix.admin.config import PRIVATE_MESSAGES
 from mixd.services.mix.presence_state import proxy_bare, proxy_jid
 from mixd.services.mix.service import MixService
@@ -122,8 +123,8 @@ class PrivateMessages:
         await self.service.send(relayed(stanza.element, source, target, sender.nick))
 
     def _check_vcard(self, stanza: Stanza, state: ChannelState, pid: str) -> None:
-        """A vCard request through the channel reaches a participant only if
-        its "vCard" preference allows it (XEP-0404 4.1; default block)."""
+        """A vCard request through the channel reaches a participant only as
+        `anon.vcard_shared` says (XEP-0404 4.1 "vCard", default block)."""
         payload = iq_payload(stanza)
         if payload is None or (payload.ns, payload.name) not in VCARD_REQUESTS:
             return
@@ -132,7 +133,7 @@ class PrivateMessages:
         to = stanza.to
         assert to is not None
         recipient, _ = self._target(state, pid, to)
-        if anon_rules.effective(recipient.preferences)[anon_rules.VCARD] != "allow":
+        if not anon.vcard_shared(self.service, state, str(stanza.sender.bare), recipient.jid):
             raise StanzaError(
                 StanzaErrorCondition.FORBIDDEN, "this participant's vCard is not shared here"
             )
