@@ -7,6 +7,8 @@ import pytest
 from mixd import ns as NS
 from mixd.codec.xep0004_forms import DataForm, Field
 from mixd.errors import StanzaError, StanzaErrorCondition
+from mixd.jid import JID
+from mixd.services.mix import rules
 from mixd.services.mix import anon_rules as r
 from mixd.services.mix.anon_rules import Mode
 
@@ -114,3 +116,15 @@ def test_form_offers_options_and_the_result_only_values() -> None:
     result = r.form((), "result")
     assert result.form_type == NS.MIX_ANON
     assert all(not f.options for f in result.fields if f.var != "FORM_TYPE")
+
+
+def test_participant_ids_are_keyed_not_derived_from_the_jid() -> None:
+    user = JID.parse("hecate@localhost")
+    one, two = rules.new_secret(), rules.new_secret()
+    assert rules.participant_id(one, user) == rules.participant_id(one, user)  # stable
+    assert rules.participant_id(one, user) != rules.participant_id(two, user)  # per channel
+    ids = {rules.participant_id(one, JID.parse(f"user{n}@localhost")) for n in range(100)}
+    assert len(ids) == 100
+    assert all(
+        "hecate" not in pid and set(pid) <= set("abcdefghijklmnopqrstuvwxyz234567") for pid in ids
+    )
