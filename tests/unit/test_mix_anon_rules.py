@@ -8,8 +8,8 @@ from mixd import ns as NS
 from mixd.codec.xep0004_forms import DataForm, Field
 from mixd.errors import StanzaError, StanzaErrorCondition
 from mixd.jid import JID
-from mixd.services.mix import rules
 from mixd.services.mix import anon_rules as r
+from mixd.services.mix import rules
 from mixd.services.mix.anon_rules import Mode
 
 V, M, H = Mode.VISIBLE, Mode.MAYBE, Mode.HIDDEN
