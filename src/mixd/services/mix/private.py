@@ -163,8 +163,11 @@ class PrivateMessages:
         if sender is None or failed is None:
             return  # nobody to tell, or not an answer to one of ours
         answer = stanza.element.copy()
-        for error in answer.find_all(NS.CLIENT, "error"):
-            error.remove_all(NS.STANZAS_ERR, "text")
+        for error in answer.elements:
+            if error.name == "error":  # whatever namespace the sender wrote it in
+                error.children = [
+                    c for c in error.children if not (isinstance(c, Element) and c.name == "text")
+                ]
         answer.attrs["from"] = str(proxy_bare(state.jid, failed.id))
         answer.attrs["to"] = str(sender)
         await self.service.send(answer)
