@@ -169,6 +169,11 @@ async def test_maybe_visible_follows_each_preference(witches: tuple[Any, ...]) -
     away = await seen.until(lambda p: p["show"] == "away")
     assert away.xml.findtext(f"{{{PRESENCE}}}mix/{{{PRESENCE}}}jid") == "hecate@localhost/r"
     await set_preferences(hecate, ("JID Visibility", "prefer not"))
+    # The change alone sends her presence again, without the JID now.
+    again = await seen.until(
+        lambda p: p["show"] == "away" and p.xml.find(f"{{{PRESENCE}}}mix/{{{PRESENCE}}}jid") is None
+    )
+    assert again["from"] == away["from"]
     hecate.send_presence(pto=CHANNEL, pshow="dnd")
     dnd = await seen.until(lambda p: p["show"] == "dnd")
     assert dnd.xml.find(f"{{{PRESENCE}}}mix/{{{PRESENCE}}}jid") is None

@@ -147,8 +147,9 @@ class ChannelPresence:
         subscribed = old is not None and NS.MIX_NODE_PRESENCE in old.nodes
         if NS.MIX_NODE_PRESENCE in new.nodes and not subscribed:
             await self.send_node(state, user)
-        if old is None or old.nick != new.nick:
-            # Seen as a change of the same clients (XEP-0403 section 2, item 3).
+        if old is None or old.nick != new.nick or old.preferences != new.preferences:
+            # Seen as a change of the same clients (XEP-0403 section 2, item 3);
+            # a MIX-ANON preference may show or hide the client JIDs now.
             await self._distribute(state, state.presence.of_user(user), available=True)
 
     # -- the node through PubSub, and the presence policy ----------------------
