@@ -8,6 +8,7 @@ in any case, is anywhere in it; the owner reads the JID Map."""
 
 from __future__ import annotations
 
+import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from typing import Any
 
@@ -34,6 +35,7 @@ from tests.pam_client import PAM, client_join_xml, client_leave, pam_client
 
 OTHERS = ("hag66@localhost", "hecate@localhost", "mab@localhost")
 DISCO_INFO = "http://jabber.org/protocol/disco#info"
+MISC = "urn:xmpp:mix:misc:0"
 
 
 class Recorder:
@@ -135,6 +137,17 @@ async def test_nothing_reveals_another_participants_jid(server: ServerHandle) ->
     grey_muc.plugin["xep_0045"].leave_muc(CHANNEL, "grey")
     await muc_presence.until(lambda p: p["type"] == "unavailable" and p["from"].resource == "grey")
     await grey_muc.plugin["xep_0045"].join_muc_wait(CHANNEL, "grey", maxstanzas=10, timeout=TIMEOUT)
+
+    # hecate retracts her message: who retracted it stays hidden too.
+    await configure(hag, ("User Message Retraction", "true"))
+    first = await grey_messages.until(body("from hecate"))
+    retraction = hecate.Message()
+    retraction["to"], retraction["type"] = CHANNEL, "groupchat"
+    retraction.xml.append(ET.fromstring(f"<retract xmlns='{MISC}' id='{first['id']}'/>"))
+    retraction.send()
+    await grey_messages.until(lambda m: m.xml.find(f"{{{MISC}}}retract") is not None)
+    page = await mam_query(grey, to=CHANNEL)
+    assert any(m.xml.find(f"{{{MISC}}}retracted") is not None for m in page.forwarded)
 
     # The others leave.
     await client_leave(hecate, CHANNEL)

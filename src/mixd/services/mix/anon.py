@@ -16,9 +16,11 @@ from typing import TYPE_CHECKING
 
 from mixd import ns as NS
 from mixd.codec.xep0369_mix import NAMESPACES
-from mixd.services.mix import anon_rules
+from mixd.jid import JID
+from mixd.services.mix import anon_rules, rules
 from mixd.services.mix.admin import rights as admin_rights
 from mixd.services.mix.admin.rights import Role
+from mixd.services.mix.presence_state import proxy_bare
 from mixd.xml.element import Element
 
 if TYPE_CHECKING:
@@ -78,17 +80,32 @@ def split(
     return seeing, blind
 
 
+def public_name(state: ChannelState, user: str) -> str:
+    """How the channel names `user` in what every participant may read
+    (e.g. who retracted a message): the real bare JID when it is shown to
+    all, else the user's proxy bare JID."""
+    if shown_to_all(state, user):
+        return user
+    pid = rules.participant_id(state.channel.secret, JID.parse(user))
+    return str(proxy_bare(state.jid, pid))
+
+
 def redact_message(
     service: MixService, state: ChannelState, viewer: str, message: Element
 ) -> Element:
     """A stored channel message as `viewer` may read it: the `<jid/>` of its
-    `<mix/>` removed unless the viewer may see it now (messages stored
-    while the channel showed JIDs keep theirs in the store)."""
+    `<mix/>` removed, and a tombstone's `by` replaced by the proxy JID,
+    unless the viewer may see them now (messages stored while the channel
+    showed JIDs keep theirs in the store)."""
     for ns in NAMESPACES:
         mix = message.find(ns, "mix")
         jid = mix.find_text(ns, "jid") if mix is not None else None
         if mix is not None and jid is not None and not may_see(service, state, viewer, jid.strip()):
             mix.remove_all(ns, "jid")
+    retracted = message.find(NS.MIX_MISC, "retracted")  # a tombstone (XEP-0407)
+    by = retracted.get("by") if retracted is not None else None
+    if retracted is not None and by and "#" not in by and not may_see(service, state, viewer, by):
+        retracted.attrs["by"] = public_name(state, by)
     return message
 
 
