@@ -13,6 +13,7 @@ from slixmpp.exceptions import IqError
 
 from tests.anon_client import ALL_NODES, CHANNEL, configure, make_witches, set_preferences
 from tests.helpers import ServerHandle
+from tests.integration.test_blocking_mix import block
 from tests.mam_client import mam_query
 from tests.mix_client import MIX, SERVICE, FromService, Inbox, join
 
@@ -132,3 +133,18 @@ async def test_an_error_from_the_recipient_goes_back_without_its_text(
     assert str(error["from"]) == proxy(grey_id) and error["id"] == received["id"]
     assert error["error"]["condition"] == "not-acceptable"
     assert "greymalkin@localhost" not in str(error).lower()
+
+
+async def test_a_recipient_who_blocks_the_sender_gets_nothing(witches: tuple[Any, ...]) -> None:
+    _, hecate, grey = witches
+    hecate_id = await join(hecate, CHANNEL, "hecate", ALL_NODES)
+    grey_id = await join(grey, CHANNEL, "grey", ALL_NODES)
+    await block(grey, proxy(hecate_id))  # XEP-0191, on grey's own server
+    inbox = Inbox(grey, kind="chat")
+    condition, bounced_from = await error_of(hecate, proxy(grey_id), "let me in")
+    assert condition == "service-unavailable" and bounced_from == proxy(grey_id)
+    # Unblocked, the next one goes through.
+    await block(grey, proxy(hecate_id), "unblock")
+    hecate.send_message(mto=proxy(grey_id), mbody="and now?", mtype="chat")
+    [received] = await inbox.wait(1)
+    assert received["body"] == "and now?"

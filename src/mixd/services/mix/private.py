@@ -17,8 +17,10 @@ name the real JID).
 Refusals: not a participant, `forbidden`; the channel's "Private Messages"
 is false, or the recipient's "Private Messages" preference is `block`,
 `not-allowed`; an unknown participant id, `item-not-found`; groupchat,
-`bad-request`. `blocked`, when set, is asked last: it is where a
-recipient-side block list (XEP-0191) refuses the message.
+`bad-request`. A recipient who blocks the sender's proxy JID or the channel
+(XEP-0191) gets nothing: the router's blocking filter refuses the copy the
+channel sends on, and its `service-unavailable` comes back to the sender
+like any error from the recipient's side.
 
 IQs to proxy JIDs stay MIX-PRESENCE's relay (`iq_relay`), which this slice
 wraps, except that a vCard request (vcard-temp or vCard4) from a
@@ -43,10 +45,6 @@ from mixd.services.mix.service import MixService
 from mixd.services.mix.state import ChannelState
 from mixd.storage.contracts.mix import Participant
 from mixd.xml.element import Element
-
-# (recipient's bare JID, sender's proxy bare JID): True when the recipient
-# blocks the sender (XEP-0191 on the recipient's server).
-BlockCheck = Callable[[JID, JID], Awaitable[bool]]
 
 ProxyHandler = Callable[[Stanza, ChannelState, str], Awaitable[None]]
 
@@ -75,8 +73,6 @@ def relayed(original: Element, sender: JID, recipient: JID, nick: str) -> Elemen
 class PrivateMessages:
     def __init__(self, service: MixService) -> None:
         self.service = service
-        # Recipient-side blocking (XEP-0191) plugs in here; None: nobody blocks.
-        self.blocked: BlockCheck | None = None
         # Messages to proxy JIDs are ours; everything else stays MIX-PRESENCE's.
         self.others: ProxyHandler | None = service.proxy_handler
         service.proxy_handler = self.receive
@@ -114,12 +110,7 @@ class PrivateMessages:
             raise StanzaError(
                 StanzaErrorCondition.NOT_ALLOWED, "this participant takes no private messages"
             )
-        secret = state.channel.secret
-        if self.blocked is not None and await self.blocked(
-            JID.parse(recipient.jid), proxy_bare(state.jid, sender.id)
-        ):
-            raise StanzaError(StanzaErrorCondition.SERVICE_UNAVAILABLE)
-        source = proxy_jid(state.jid, sender.id, secret, stanza.sender)
+        source = proxy_jid(state.jid, sender.id, state.channel.secret, stanza.sender)
         await self.service.send(relayed(stanza.element, source, target, sender.nick))
 
     def _check_vcard(self, stanza: Stanza, state: ChannelState, pid: str) -> None:
