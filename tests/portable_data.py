@@ -187,6 +187,7 @@ async def populate(stores: Stores, dump_store: DumpStore) -> None:
                 f"nick{n}",
                 frozenset({"urn:xmpp:mix:nodes:messages", "urn:xmpp:mix:nodes:presence"}),
                 T0 + n,
+                (("JID Visibility", "never"), ("vCard", "allow")) if n == 0 else (),
             )
         )
     for n in range(2):

@@ -371,6 +371,27 @@ async def test_set_nodes(store: MixStore) -> None:
     assert len(await store.participants(COFFEE)) == 1
 
 
+async def test_preferences_round_trip_and_survive_a_rejoin(store: MixStore) -> None:
+    await store.create_channel(channel())
+    prefs = (("Private Messages", "block"), ("JID Visibility", "never"))
+    alice = replace(member(ALICE, "alice"), preferences=prefs)
+    await store.join(alice)
+    stored = tuple(sorted(prefs))
+    assert await store.participants(COFFEE) == [replace(alice, preferences=stored)]
+    assert await store.set_preferences(COFFEE, ALICE, (("JID Visibility", "always"),))
+    [now] = await store.participants(COFFEE)
+    assert now.preferences == (("JID Visibility", "always"),)
+    # A join of a participant already there writes what it carries.
+    await store.join(replace(now, nick="al"))
+    [again] = await store.participants(COFFEE)
+    assert again.preferences == (("JID Visibility", "always"),) and again.nick == "al"
+    assert not await store.set_preferences(COFFEE, BOB, prefs)  # not a participant
+    assert await store.leave(COFFEE, ALICE) == again
+    await store.join(member(ALICE, "alice"))  # a new participation starts from defaults
+    [fresh] = await store.participants(COFFEE)
+    assert fresh.preferences == ()
+
+
 # --- SQLite specifics --------------------------------------------------------
 
 

@@ -214,6 +214,8 @@ class Exporter:
             )
             for node in sorted(participant.nodes):
                 element.add_text_child(NS.MIXD_DUMP, "node", node)
+            for var, value in participant.preferences:  # MIX-ANON
+                element.add(NS.MIXD_DUMP, "preference", {"var": var, "value": value})
             self._record(element, NS.MIXD_DUMP)
         for which in ("allowed", "banned"):
             for entry in await mix.access_list(channel.jid, which):

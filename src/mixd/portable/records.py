@@ -219,7 +219,13 @@ def channel_settings(jid: str, element: Element) -> Channel:
 
 def participant(channel: str, element: Element) -> Participant:
     what = f"channel {channel} participant"
-    _only(element, {(NS.MIXD_DUMP, "node")}, what)
+    _only(element, {(NS.MIXD_DUMP, "node"), (NS.MIXD_DUMP, "preference")}, what)
+    preferences = {
+        required(p.get("var"), f"{what} preference"): required(
+            p.get("value"), f"{what} preference value"
+        )
+        for p in element.find_all(NS.MIXD_DUMP, "preference")
+    }
     return Participant(
         channel=channel,
         jid=bare_jid(element.get("jid"), f"{what} jid"),
@@ -227,6 +233,7 @@ def participant(channel: str, element: Element) -> Participant:
         nick=required(element.get("nick"), f"{what} nick"),
         nodes=frozenset(n.text for n in element.find_all(NS.MIXD_DUMP, "node")),
         joined=parse_int(element.get("joined"), f"{what} joined"),
+        preferences=tuple(sorted(preferences.items())),
     )
 
 

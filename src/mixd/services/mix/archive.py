@@ -10,6 +10,7 @@ from mixd.codec.xep0313_mam import MamFin, MamQuery, result_message
 from mixd.errors import StanzaError, StanzaErrorCondition
 from mixd.services.mam.rules import QUERY_FORM, plan_query
 from mixd.services.mam.storage import guarded
+from mixd.services.mix import anon
 from mixd.services.mix.service import MixService, Request
 from mixd.xml.element import Element
 from mixd.xml.fragment import parse_element
@@ -38,8 +39,9 @@ class ChannelArchive:
         page = await guarded(self.service.archive.query(plan.query))
         items = reversed(page.items) if plan.flip_page else iter(page.items)
         router = self.service.server.router
+        viewer = str(request.sender.bare)
         for item in items:
-            message = parse_element(item.xml)
+            message = anon.redact_message(self.service, state, viewer, parse_element(item.xml))
             router.deliver(
                 request.sender,
                 result_message(

@@ -52,7 +52,7 @@ class IqRelay:
             else:
                 await self._answer(stanza)
         elif stanza.kind is Kind.MESSAGE and not stanza.is_error:
-            # Private messages through proxy JIDs come with MIX-ANON.
+            # Messages are private.PrivateMessages', which wraps this handler.
             raise StanzaError(StanzaErrorCondition.SERVICE_UNAVAILABLE)
         # Presence to a proxy JID means nothing.
 

@@ -17,6 +17,7 @@ from mixd.errors import StanzaError, StanzaErrorCondition
 from mixd.services.mix import rules
 from mixd.services.mix.admin import rights as admin_rights
 from mixd.services.mix.admin.rights import Role
+from mixd.services.mix.anonymity import join_preferences, preferences_result
 from mixd.services.mix.notify import notify_participant, notify_retract
 from mixd.services.mix.service import MixService, Request, guarded
 from mixd.services.mix.state import ChannelState
@@ -77,6 +78,7 @@ class Membership:
             raise StanzaError(StanzaErrorCondition.ITEM_NOT_FOUND, f"no node {join.subscribe[0]}")
         nodes = self._permitted(state, role, nodes)
         old = state.participants.get(str(user))
+        preferences, with_form = join_preferences(state, request.payload, old)  # MIX-ANON
         participant = Participant(
             str(state.jid),
             str(user),
@@ -84,6 +86,7 @@ class Membership:
             nick,
             frozenset(nodes),
             old.joined if old is not None else now_micros(),
+            preferences,
         )
         await self._store_join(state, str(user), participant)
         if state.is_banned(str(user)) and self.service.role(state, user) < Role.ADMIN:
@@ -93,7 +96,10 @@ class Membership:
         await self.service.set_participant(state, str(user), participant, followed=True)
         # Subscribers hear of the new participant before the joiner's result.
         await notify_participant(self.service, state, participant)
-        return Join(nodes, nick, participant.id, str(state.jid), join.ns).encode()
+        result = Join(nodes, nick, participant.id, str(state.jid), join.ns).encode()
+        if with_form:
+            result.append(preferences_result(preferences))
+        return result
 
     async def _store_join(self, state: ChannelState, user: str, participant: Participant) -> None:
         """The participant's row and, for a new messages subscriber on this

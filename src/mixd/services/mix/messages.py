@@ -17,6 +17,7 @@ from mixd.codec.xep0359_sid import add_stanza_id, origin_id
 from mixd.codec.xep0369_mix import NAMESPACES, mix_element
 from mixd.core.rate import KeyedBuckets
 from mixd.errors import AppCondition, ErrorType, StanzaError, StanzaErrorCondition
+from mixd.services.mix import anon
 from mixd.services.mix.service import MixService, guarded
 from mixd.services.mix.state import ChannelState
 from mixd.storage.contracts.archive import Direction, MessageRecord, NewEntry
@@ -24,7 +25,7 @@ from mixd.xml.element import Element
 from mixd.xml.serializer import serialize
 
 
-def attributed(original: Element, channel: str, nick: str, jid: str) -> Element:
+def attributed(original: Element, channel: str, nick: str, jid: str | None) -> Element:
     """The channel's copy: server-owned elements replaced, addressing cleared."""
     message = original.copy()
     for ns in NAMESPACES:
@@ -61,7 +62,11 @@ class Messages:
                 ErrorType.WAIT,
                 AppCondition(NS.XMPP_ERRORS, "too-many-stanzas"),
             )
-        message = attributed(stanza.element, channel, sender.nick, sender.jid)
+        # MIX-ANON: the archive holds the variant every participant may see
+        # (no <jid/> unless the sender's JID is shown to all); those who may
+        # see it anyway (administrators, the sender) get their own copy.
+        public = anon.shown_to_all(state, user)
+        message = attributed(stanza.element, channel, sender.nick, sender.jid if public else None)
         # Recipients are fixed before the store is asked: a local user's
         # archive follows the channel from before the user is listed here,
         # so everyone this message reaches has it in their archive.
@@ -77,9 +82,21 @@ class Messages:
             # and subscribers had it then; only the sender hears back.
             recipients = [user] if user in recipients else []
         archive_id = stored.entry_ids[0]
-        message.attrs["id"] = archive_id
-        message.attrs["from"] = f"{channel}/{sender.id}"
-        add_stanza_id(message, archive_id, state.jid)
-        await self.service.reflect(state, message, recipients)
+        _address(message, archive_id, state, sender.id)
+        if public:
+            await self.service.reflect(state, message, recipients)
+        else:
+            seeing, blind = anon.split(self.service, state, recipients, user)
+            await self.service.reflect(state, message, blind)
+            if seeing:
+                shown = attributed(stanza.element, channel, sender.nick, sender.jid)
+                _address(shown, archive_id, state, sender.id)
+                await self.service.reflect(state, shown, seeing)
         for listener in self.service.reflect_listeners:
             await listener(state, message, sender, stanza.element, stored.duplicate)
+
+
+def _address(message: Element, archive_id: str, state: ChannelState, sender_id: str) -> None:
+    message.attrs["id"] = archive_id
+    message.attrs["from"] = f"{state.jid}/{sender_id}"
+    add_stanza_id(message, archive_id, state.jid)

@@ -15,6 +15,7 @@ from mixd.core.module import Listener, Module, Xep
 from mixd.services.mix.admin.commands import Commands
 from mixd.services.mix.admin.expiry import Expiry
 from mixd.services.mix.admin.nodes import AdminNodes
+from mixd.services.mix.anonymity import Anonymity
 from mixd.services.mix.archive import ChannelArchive
 from mixd.services.mix.discovery import Discovery
 from mixd.services.mix.iq_relay import IqRelay
@@ -28,6 +29,7 @@ from mixd.services.mix.misc.retraction import Retractions
 from mixd.services.mix.muc.face import MucFace
 from mixd.services.mix.nodes import Nodes
 from mixd.services.mix.presence import ChannelPresence
+from mixd.services.mix.private import PrivateMessages
 from mixd.services.mix.service import MixService, Settings
 
 if TYPE_CHECKING:
@@ -60,6 +62,8 @@ def build_service(
     IqRelay(service)
     Retractions(service, messages)
     ChannelAvatar(service)  # after Nodes: it answers avatar reads first
+    PrivateMessages(service)  # after IqRelay: it takes the messages to proxy JIDs
+    Anonymity(service)
     MucFace(service, admin, muc_domain)  # after the slices whose disco and MAM answers it extends
     RegisteredNicks(service)  # after the MUC face: it checks nicks of entering clients too
     Invitations(service, admin)  # after RegisteredNicks: its join wraps theirs
@@ -74,6 +78,7 @@ class MixModule(Module):
         Xep(406, "0.3.1"),
         Xep(407, "0.1.2", "retraction, avatar, nick registration, invitations"),
         Xep(84, "1.1.4", "the channel's avatar nodes"),
+        Xep(404, "0.3.1", "JID visibility, preferences, JID Map, private messages"),
         Xep(408, "0.2.0", "fully integrated, or partially with a mirror MUC domain"),
         Xep(45, "1.35.5", "rooms are MIX channels; moderation mapped to MIX-ADMIN"),
         Xep(421, "1.0.1"),

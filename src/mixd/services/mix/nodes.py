@@ -13,6 +13,7 @@ from mixd.codec.xep0060_pubsub import Item, Items, Publish, PubSub, Retract
 from mixd.codec.xep0082_datetime import format_datetime, now_micros
 from mixd.codec.xep0369_mix import participant_element
 from mixd.errors import StanzaError, StanzaErrorCondition
+from mixd.services.mix import anon
 from mixd.services.mix.notify import send_event
 from mixd.services.mix.service import MixService, NodeOps, Request, guarded
 from mixd.storage.contracts.mix import ChannelInfo
@@ -106,10 +107,12 @@ class Nodes:
     # -- participants and info ---------------------------------------------------
 
     def participant_items(self, request: Request) -> list[Element]:
+        state, viewer = request.state(), str(request.sender.bare)
         items = []
-        for participant in request.state().participants.values():
+        for participant in state.participants.values():
             item = Element(NS.PUBSUB, "item", {"id": participant.id})
-            item.append(participant_element(participant.nick, participant.jid))
+            seen = anon.may_see(self.service, state, viewer, participant.jid)
+            item.append(participant_element(participant.nick, participant.jid if seen else None))
             items.append(item)
         return items
 

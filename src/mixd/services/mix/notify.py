@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 from mixd import ns as NS
 from mixd.codec.xep0369_mix import participant_element
+from mixd.services.mix import anon
 from mixd.storage.contracts.mix import Participant
 from mixd.xml.element import Element
 
@@ -32,17 +33,22 @@ async def send_event(
         await service.send(event_message(channel, user, items.copy()))
 
 
-def participant_item(participant: Participant, show_jid: bool = True) -> Element:
+def participant_item(participant: Participant, show_jid: bool) -> Element:
     item = Element(NS.PUBSUB_EVENT, "item", {"id": participant.id})
     item.append(participant_element(participant.nick, participant.jid if show_jid else None))
     return item
 
 
 async def notify_participant(service: MixService, state: ChannelState, who: Participant) -> None:
-    items = Element(NS.PUBSUB_EVENT, "items", {"node": NS.MIX_NODE_PARTICIPANTS})
-    items.append(participant_item(who))
+    """The participant's item to the node's subscribers, its real JID only
+    to those who may see it (MIX-ANON)."""
     subscribers = [p.jid for p in state.subscribers(NS.MIX_NODE_PARTICIPANTS)]
-    await send_event(service, state, NS.MIX_NODE_PARTICIPANTS, items, subscribers)
+    seeing, blind = anon.split(service, state, subscribers, who.jid)
+    for to, show_jid in ((seeing, True), (blind, False)):
+        if to:
+            items = Element(NS.PUBSUB_EVENT, "items", {"node": NS.MIX_NODE_PARTICIPANTS})
+            items.append(participant_item(who, show_jid))
+            await send_event(service, state, NS.MIX_NODE_PARTICIPANTS, items, to)
 
 
 async def notify_retract(

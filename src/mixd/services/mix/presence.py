@@ -26,7 +26,7 @@ from mixd.codec.stanza import Stanza
 from mixd.codec.xep0403_presence import MixPresence, strip_mix
 from mixd.errors import StanzaError, StanzaErrorCondition
 from mixd.jid import JID
-from mixd.services.mix import rules
+from mixd.services.mix import anon, rules
 from mixd.services.mix.presence_state import ClientPresence, may_send, may_share, proxy_jid
 from mixd.services.mix.service import MixService, NodeOps, Request
 from mixd.services.mix.state import ChannelState
@@ -36,15 +36,19 @@ from mixd.xml.element import Element
 MAX_ITEMS = 10_000  # clients in one channel's presence node
 
 
-def presence_element(state: ChannelState, entry: ClientPresence, available: bool) -> Element:
-    """The presence the channel sends about `entry` (no `to`)."""
+def presence_element(
+    state: ChannelState, entry: ClientPresence, available: bool, *, show_jid: bool
+) -> Element:
+    """The presence the channel sends about `entry` (no `to`); the client's
+    real JID only when `show_jid` (MIX-ANON: `anon.may_see`)."""
     if available:
         element = entry.presence.copy()
     else:
         element = Element(NS.CLIENT, "presence", {"type": "unavailable"})
     element.attrs["from"] = str(entry.proxy)
     participant = state.participants.get(entry.user)
-    mix = MixPresence(str(entry.client), participant.nick if participant else None)
+    jid = str(entry.client) if show_jid else None
+    mix = MixPresence(jid, participant.nick if participant else None)
     element.children.insert(0, mix.encode())
     return element
 
@@ -108,12 +112,14 @@ class ChannelPresence:
     ) -> None:
         subscribers = [p.jid for p in state.subscribers(NS.MIX_NODE_PRESENCE)]
         for entry in entries:
-            element = presence_element(state, entry, available)
-            element.attrs["id"] = secrets.token_hex(8)
-            for user in subscribers:
-                copy = element.copy()
-                copy.attrs["to"] = user
-                await self.service.send(copy)
+            seeing, blind = anon.split(self.service, state, subscribers, entry.user)
+            for to, show_jid in ((seeing, True), (blind, False)):
+                element = presence_element(state, entry, available, show_jid=show_jid)
+                element.attrs["id"] = secrets.token_hex(8)
+                for user in to:
+                    copy = element.copy()
+                    copy.attrs["to"] = user
+                    await self.service.send(copy)
         for listener in self.service.presence_listeners:
             await listener(state, entries, available)
 
@@ -123,7 +129,8 @@ class ChannelPresence:
         if participant is None or NS.MIX_NODE_PRESENCE not in participant.nodes:
             return
         for entry in state.presence:
-            element = presence_element(state, entry, available=True)
+            show_jid = anon.may_see(self.service, state, user, entry.user)
+            element = presence_element(state, entry, available=True, show_jid=show_jid)
             element.attrs["id"] = secrets.token_hex(8)
             element.attrs["to"] = user
             await self.service.send(element)
@@ -140,17 +147,20 @@ class ChannelPresence:
         subscribed = old is not None and NS.MIX_NODE_PRESENCE in old.nodes
         if NS.MIX_NODE_PRESENCE in new.nodes and not subscribed:
             await self.send_node(state, user)
-        if old is None or old.nick != new.nick:
-            # Seen as a change of the same clients (XEP-0403 section 2, item 3).
+        if old is None or old.nick != new.nick or old.preferences != new.preferences:
+            # Seen as a change of the same clients (XEP-0403 section 2, item 3);
+            # a MIX-ANON preference may show or hide the client JIDs now.
             await self._distribute(state, state.presence.of_user(user), available=True)
 
     # -- the node through PubSub, and the presence policy ----------------------
 
     def read_node(self, request: Request) -> list[Element]:
         items = []
-        for entry in request.state().presence:
+        state, viewer = request.state(), str(request.sender.bare)
+        for entry in state.presence:
             item = Element(NS.PUBSUB, "item", {"id": str(entry.proxy)})
-            element = presence_element(request.state(), entry, available=True)
+            show_jid = anon.may_see(self.service, state, viewer, entry.user)
+            element = presence_element(state, entry, available=True, show_jid=show_jid)
             del element.attrs["from"]
             item.append(element)
             items.append(item)

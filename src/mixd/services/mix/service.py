@@ -148,7 +148,7 @@ class MixService:
         self.answer_hook: Callable[[Element], Element] | None = None
         # The MUC mirror domain's handler (XEP-0408 partially integrated mode).
         self.muc_mirror: MucMirror | None = None
-        # Told of a committed configuration change (the configuration before it).
+        # Told of a committed configuration change (channel, configuration before).
         self.config_listeners: list[Callable[[ChannelState, ChannelConfig], Awaitable[None]]] = []
         # Told of a destroyed channel (by request, End of Life or command).
         self.destroy_listeners: list[Callable[[ChannelState], Awaitable[None]]] = []
@@ -298,7 +298,7 @@ class MixService:
                 if await self._to_occupant(stanza, to):
                     return
                 if to.resource is not None:
-                    # Private messages through proxy JIDs come with MIX-ANON.
+                    # Neither a proxy JID nor an occupant: nothing lives there.
                     raise StanzaError(StanzaErrorCondition.SERVICE_UNAVAILABLE)
                 if stanza.kind is Kind.PRESENCE or stanza.is_error:
                     return

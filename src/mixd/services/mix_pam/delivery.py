@@ -6,7 +6,7 @@ supports MIX (caps), whatever its priority, and to no other."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from mixd import ns as NS
 from mixd.codec.stanza import Stanza
@@ -15,6 +15,7 @@ from mixd.core.pipeline import MessageStage
 from mixd.core.sessions import Session
 from mixd.jid import JID
 from mixd.services.caps import CapsModule
+from mixd.services.mix.presence_state import split_proxy
 
 if TYPE_CHECKING:
     from mixd.services.mix_pam.module import MixPamModule
@@ -33,17 +34,27 @@ class ChannelDelivery(MessageStage):
         if stanza.type == "groupchat":
             local = self.module.local_service(stanza.sender.domain) is not None
             await self.module.archives.archive(stanza, to, followed=local)
+        elif joined == "private":
+            # A private message through the channel (MIX-ANON): the channel
+            # keeps none, the user's archive keeps it as a chat.
+            await self.module.archives.archive(stanza, to, followed=False)
         return await self.mix_sessions(to)
 
-    async def _joined(self, stanza: Stanza, to: JID) -> bool | None:
-        """Whether `to` participates in the channel that sent `stanza`;
-        None when the sender is not a channel."""
+    async def _joined(self, stanza: Stanza, to: JID) -> bool | Literal["private"] | None:
+        """Whether `to` participates in the channel that sent `stanza`
+        ("private": yes, and it is a private message from a participant's
+        proxy JID); None when the sender is not a channel."""
         sender = stanza.sender
         service = self.module.local_service(sender.domain)
         if service is not None:
             if sender.local is None or is_invitation(stanza.element):
                 return None  # a room's invitation goes to anyone, as any message
             state = await service.channel(sender.bare)
+            proxy = split_proxy(sender) if state is None else None
+            if proxy is not None:
+                state = await service.channel(proxy[1])
+                if state is not None and str(to) in state.participants:
+                    return "private" if stanza.type != "groupchat" else False
             return state is not None and str(to) in state.participants
         if stanza.type != "groupchat" or sender.local is None:
             return None

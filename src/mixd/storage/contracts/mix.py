@@ -58,6 +58,9 @@ class Participant:
     nick: str
     nodes: frozenset[str]  # subscribed nodes
     joined: int  # microseconds since the epoch
+    # MIX-ANON (XEP-0404) user preferences the participant set, (field,
+    # value) sorted by field; a field not listed has its default.
+    preferences: tuple[tuple[str, str], ...] = ()
 
 
 # The two access lists of XEP-0406 section 2.2/2.3; entries are bare JIDs or domains.
@@ -146,3 +149,10 @@ class MixStore(Protocol):
         ...
 
     async def set_nodes(self, channel: str, jid: str, nodes: frozenset[str]) -> None: ...
+
+    async def set_preferences(
+        self, channel: str, jid: str, preferences: tuple[tuple[str, str], ...]
+    ) -> bool:
+        """Replace a participant's preferences (`join` writes them too);
+        False if `jid` is not a participant."""
+        ...

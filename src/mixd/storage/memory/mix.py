@@ -134,12 +134,19 @@ class MemoryMixStore:
         old = members.get(p.jid)
         if old is not None:
             # Already there: keeps its id and join time.
-            members[p.jid] = replace(old, nick=p.nick, nodes=frozenset(p.nodes))
+            members[p.jid] = replace(
+                old,
+                nick=p.nick,
+                nodes=frozenset(p.nodes),
+                preferences=tuple(sorted(dict(p.preferences).items())),
+            )
             return
         for other in members.values():
             if other.id == p.id:
                 raise ValueError(f"participant id {p.id} of {p.channel} is {other.jid}'s")
-        members[p.jid] = replace(p, nodes=frozenset(p.nodes))
+        members[p.jid] = replace(
+            p, nodes=frozenset(p.nodes), preferences=tuple(sorted(dict(p.preferences).items()))
+        )
 
     async def leave(self, channel: str, jid: str) -> Participant | None:
         return self._participants.get(channel, {}).pop(jid, None)
@@ -157,6 +164,16 @@ class MemoryMixStore:
         old = members.get(jid)
         if old is not None:
             members[jid] = replace(old, nodes=frozenset(nodes))
+
+    async def set_preferences(
+        self, channel: str, jid: str, preferences: tuple[tuple[str, str], ...]
+    ) -> bool:
+        members = self._participants.get(channel, {})
+        old = members.get(jid)
+        if old is None:
+            return False
+        members[jid] = replace(old, preferences=tuple(sorted(dict(preferences).items())))
+        return True
 
 
 def _service(jid: str) -> str:

@@ -32,7 +32,7 @@ _CHANNEL_COLUMNS = (
     " config_updated, end_of_life"
 )
 
-_PARTICIPANT_COLUMNS = "channel, jid, id, nick, nodes, joined"
+_PARTICIPANT_COLUMNS = "channel, jid, id, nick, nodes, joined, preferences"
 
 _INSERT_CHANNEL = f"""
     INSERT INTO mix_channels (service, {_CHANNEL_COLUMNS})
@@ -43,8 +43,9 @@ _INSERT_CHANNEL = f"""
 
 # A participant already there keeps its id and join time.
 _UPSERT_PARTICIPANT = f"""
-    INSERT INTO mix_participants ({_PARTICIPANT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6)
-    ON CONFLICT (channel, jid) DO UPDATE SET nick = excluded.nick, nodes = excluded.nodes
+    INSERT INTO mix_participants ({_PARTICIPANT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7)
+    ON CONFLICT (channel, jid) DO UPDATE
+    SET nick = excluded.nick, nodes = excluded.nodes, preferences = excluded.preferences
 """
 
 _NICK_CONSTRAINT = "mix_participants_nick"
@@ -235,7 +236,10 @@ class PostgresMixStore:
 
     async def join(self, participant: Participant) -> None:
         p = participant
-        values = (p.channel, p.jid, p.id, p.nick, _sorted_set(p.nodes), p.joined)
+        values = (
+            p.channel, p.jid, p.id, p.nick, _sorted_set(p.nodes), p.joined,
+            _json_preferences(p.preferences),
+        )  # fmt: skip
 
         async def job(conn: Connection) -> None:
             if not await _lock_channel(conn, p.channel):
@@ -294,6 +298,22 @@ class PostgresMixStore:
             )
 
         await self._db.run(job)
+
+    async def set_preferences(
+        self, channel: str, jid: str, preferences: tuple[tuple[str, str], ...]
+    ) -> bool:
+        text = _json_preferences(preferences)
+
+        async def job(conn: Connection) -> bool:
+            status = await conn.execute(
+                "UPDATE mix_participants SET preferences = $1 WHERE channel = $2 AND jid = $3",
+                text,
+                channel,
+                jid,
+            )
+            return str(status) != "UPDATE 0"
+
+        return bool(await self._db.run(job))
 
 
 def _service(jid: str) -> str:
@@ -389,4 +409,15 @@ def _participant(row: asyncpg.Record) -> Participant:
         str(row["nick"]),
         frozenset(row["nodes"]),
         int(row["joined"]),
+        _preferences(row["preferences"]),
     )
+
+
+def _json_preferences(preferences: tuple[tuple[str, str], ...]) -> str:
+    return json.dumps(dict(preferences), sort_keys=True)
+
+
+def _preferences(text: str) -> tuple[tuple[str, str], ...]:
+    values = json.loads(text)
+    assert isinstance(values, dict)
+    return tuple(sorted((str(k), str(v)) for k, v in values.items()))

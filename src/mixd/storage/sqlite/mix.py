@@ -29,7 +29,7 @@ _CHANNEL_COLUMNS = (
     " config_updated, end_of_life"
 )
 
-_PARTICIPANT_COLUMNS = "channel, jid, id, nick, nodes, joined"
+_PARTICIPANT_COLUMNS = "channel, jid, id, nick, nodes, joined, preferences"
 
 _INSERT_CHANNEL = f"""
     INSERT INTO mix_channels (service, {_CHANNEL_COLUMNS})
@@ -39,8 +39,9 @@ _INSERT_CHANNEL = f"""
 
 # A participant already there keeps its id and join time.
 _UPSERT_PARTICIPANT = f"""
-    INSERT INTO mix_participants ({_PARTICIPANT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)
-    ON CONFLICT (channel, jid) DO UPDATE SET nick = excluded.nick, nodes = excluded.nodes
+    INSERT INTO mix_participants ({_PARTICIPANT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)
+    ON CONFLICT (channel, jid) DO UPDATE
+    SET nick = excluded.nick, nodes = excluded.nodes, preferences = excluded.preferences
 """
 
 
@@ -214,7 +215,10 @@ class SQLiteMixStore:
 
     async def join(self, participant: Participant) -> None:
         p = participant
-        row = (p.channel, p.jid, p.id, p.nick, _json_set(p.nodes), p.joined)
+        row = (
+            p.channel, p.jid, p.id, p.nick, _json_set(p.nodes), p.joined,
+            _json_preferences(p.preferences),
+        )  # fmt: skip
 
         def job(conn: sqlite3.Connection) -> None:
             if not _channel_exists(conn, p.channel):
@@ -264,6 +268,20 @@ class SQLiteMixStore:
             )
 
         await self._db.run(job)
+
+    async def set_preferences(
+        self, channel: str, jid: str, preferences: tuple[tuple[str, str], ...]
+    ) -> bool:
+        text = _json_preferences(preferences)
+
+        def job(conn: sqlite3.Connection) -> bool:
+            cursor = conn.execute(
+                "UPDATE mix_participants SET preferences = ? WHERE channel = ? AND jid = ?",
+                (text, channel, jid),
+            )
+            return cursor.rowcount > 0
+
+        return await self._db.run(job)
 
 
 def _service(jid: str) -> str:
@@ -346,8 +364,21 @@ def _channel(row: tuple[object, ...]) -> Channel:
     )
 
 
+def _json_preferences(preferences: tuple[tuple[str, str], ...]) -> str:
+    return json.dumps(dict(preferences), sort_keys=True)
+
+
+def _preferences(text: object) -> tuple[tuple[str, str], ...]:
+    assert isinstance(text, str)
+    values = json.loads(text)
+    assert isinstance(values, dict)
+    return tuple(sorted((str(k), str(v)) for k, v in values.items()))
+
+
 def _participant(row: tuple[object, ...]) -> Participant:
-    channel, jid, pid, nick, nodes, joined = row
+    channel, jid, pid, nick, nodes, joined, preferences = row
     assert isinstance(channel, str) and isinstance(jid, str)
     assert isinstance(pid, str) and isinstance(nick, str) and isinstance(joined, int)
-    return Participant(channel, jid, pid, nick, frozenset(_strings(nodes)), joined)
+    return Participant(
+        channel, jid, pid, nick, frozenset(_strings(nodes)), joined, _preferences(preferences)
+    )

@@ -81,8 +81,8 @@ FIELDS: tuple[FieldSpec, ...] = (
     FieldSpec(PRIVATE_MESSAGES, "boolean", "Private messages allowed", default=("true",)),
     FieldSpec("Mandatory Nicks", "boolean", "Every participant needs a nick", default=("true",)),
     # In XEP-0369 0.9.5 this was an information field; XEP-0406's example
-    # configures it. JIDs are shown to participants (no MIX-ANON yet), so the
-    # default says what the channel does.
+    # configures it. MIX-ANON (services/mix/anon.py) acts on it; the default
+    # keeps what channels did before it existed.
     FieldSpec("JID Visibility", "list-single", "JID visibility",
               ("jid-hidden", "jid-maybe-visible", "jid-visible", "jid-mandatory-visible"),
               ("jid-visible",)),

@@ -30,7 +30,7 @@ from mixd.codec.xep0369_mix import NAMESPACES, mix_element
 from mixd.codec.xep0407_misc import is_retraction, is_tombstone, retract_target, tombstone
 from mixd.errors import AppCondition, ErrorType, StanzaError, StanzaErrorCondition
 from mixd.jid import JID
-from mixd.services.mix import rules
+from mixd.services.mix import anon, rules
 from mixd.services.mix.admin.rights import Role, permits
 from mixd.services.mix.messages import Messages, attributed
 from mixd.services.mix.service import MixService, guarded
@@ -113,7 +113,7 @@ class Retractions:
         record = MessageRecord(serialize(notice), now, user, "groupchat", origin)
         pid = participant.id if participant is not None else self._id(state, actor)
         entry = NewEntry(channel, user, Direction.IN, now, pid)
-        grave = serialize(tombstone(original, user, now))
+        grave = serialize(tombstone(original, anon.public_name(state, user), now))
         try:
             stored = await guarded(
                 self.service.archive.retract(channel, target, expected, grave, record, [entry])
@@ -178,7 +178,9 @@ class Retractions:
     ) -> Element:
         """The retraction as the channel stores and reflects it."""
         base = request if request is not None else Element(NS.CLIENT, "message")
-        jid = str(actor.bare)
+        # MIX-ANON: no JID that not every participant may see.
+        user = str(actor.bare)
+        jid = user if anon.shown_to_all(state, user) else None
         notice = attributed(base, str(state.jid), "", jid)
         if participant is None:  # an administrator from outside: no nick
             for ns in NAMESPACES:

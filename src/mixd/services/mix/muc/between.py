@@ -23,6 +23,7 @@ from mixd.codec.stanza import Stanza, iq_payload, iq_result
 from mixd.codec.xep0045_muc import occupant_id
 from mixd.errors import ErrorType, StanzaError, StanzaErrorCondition
 from mixd.jid import JID
+from mixd.services.mix import anon
 from mixd.services.mix.muc import rules
 from mixd.services.mix.service import MixService
 from mixd.services.mix.state import ChannelState
@@ -103,6 +104,8 @@ class BetweenOccupants:
             await self.face.reach.send(iq_result(stanza))  # self-ping (XEP-0410)
             return
         if payload is not None and payload.is_(NS.VCARD, "vCard"):
+            if not anon.vcard_shared(self.service, state, sender.jid, target_user):
+                raise StanzaError(StanzaErrorCondition.FORBIDDEN, "that vCard is not shared here")
             target = JID.parse(target_user)
         else:
             clients = room.resources_of(target_user)

@@ -11,6 +11,8 @@ from mixd import ns as NS
 from mixd.codec.xep0004_forms import DataForm, Field
 from mixd.codec.xep0030_disco import DiscoInfo, DiscoItems, Identity
 from mixd.errors import StanzaError, StanzaErrorCondition
+from mixd.services.mix import anon
+from mixd.services.mix.anon_rules import Mode
 from mixd.services.mix.muc.affiliations import members_only
 from mixd.services.mix.muc.mirror import MIRROR_FORM, MUC_MIRROR_FORM
 from mixd.services.mix.service import MixService, Request
@@ -28,7 +30,6 @@ ROOM_FEATURES = (
     NS.OCCUPANT_ID,
     NS.SID,
     "muc_persistent",
-    "muc_nonanonymous",
     "muc_unmoderated",
     "muc_unsecured",
 )
@@ -57,7 +58,18 @@ def room_info(state: ChannelState, *, with_mix: bool = True) -> Element:
         mix = (NS.MIX_CORE,)
     listed = "muc_hidden" if state.channel.adhoc else "muc_public"
     access = "muc_membersonly" if members_only(state) else "muc_open"
-    features = (NS.DISCO_INFO, NS.DISCO_ITEMS, *mix, NS.MAM, listed, access, *ROOM_FEATURES)
+    # Semi-anonymous unless every participant's JID is shown (MIX-ANON).
+    anonymity = "muc_nonanonymous" if anon.mode(state) is Mode.VISIBLE else "muc_semianonymous"
+    features = (
+        NS.DISCO_INFO,
+        NS.DISCO_ITEMS,
+        *mix,
+        NS.MAM,
+        listed,
+        access,
+        anonymity,
+        *ROOM_FEATURES,
+    )
     fields = [
         Field("muc#roomconfig_roomname", (name,)),
         Field("muc#roominfo_occupants", (str(present_users(state)),)),

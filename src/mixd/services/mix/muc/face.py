@@ -23,7 +23,7 @@ then reflect with `<mix/>`); every message the channel reflects then goes to
 each joined MUC client from `channel/nick`, with the sender's original id
 and the sender's occupant id, serialized once. Private messages go between
 joined MUC clients only (not archived); MIX participants get theirs through
-proxy JIDs (MIX-ANON, not yet).
+proxy JIDs (MIX-ANON, services/mix/private.py).
 """
 
 from __future__ import annotations
@@ -38,9 +38,11 @@ from mixd.codec.xep0045_muc import MucJoin
 from mixd.codec.xep0082_datetime import now_micros
 from mixd.errors import StanzaError, StanzaErrorCondition
 from mixd.jid import JID
+from mixd.services.mix import anon
 from mixd.services.mix import rules as mix_rules
 from mixd.services.mix.admin import rights as admin_rights
 from mixd.services.mix.admin.nodes import AdminNodes
+from mixd.services.mix.anon_rules import Mode
 from mixd.services.mix.muc import rules
 from mixd.services.mix.muc.archive import MucArchive
 from mixd.services.mix.muc.between import BetweenOccupants
@@ -162,10 +164,16 @@ class MucFace:
         for other, shown in list(room.shown.items()):
             if other != user:
                 item = state.presence.get(shown.proxy)
-                await self.delivery.one(client, occupant_presence(state, other, shown.nick, item))
+                seen = anon.may_see(self.service, state, user, other)
+                element = occupant_presence(state, other, shown.nick, item, show_jid=seen)
+                await self.delivery.one(client, element)
         await self._share(stanza, state)
         room.occupants[client] = user
-        own = occupant_presence(state, user, participant.nick, stanza.element, codes, client=client)
+        if anon.mode(state) is not Mode.VISIBLE:
+            codes.discard(rules.NON_ANONYMOUS)
+        own = occupant_presence(
+            state, user, participant.nick, stanza.element, codes, client=client, show_jid=True
+        )
         await self.delivery.one(client, own)
         try:
             await self.archive.send_history(state, client, join.history)
@@ -312,13 +320,23 @@ class MucFace:
         """Occupant presence to every joined client, with 110 to the user's own."""
         others = [c for c, owner in room.occupants.items() if owner != user]
         own = room.resources_of(user)
-        if others:
-            element = occupant_presence(state, user, nick, entry, codes, new_nick)
-            if removal is not None:
-                mark(element, removal)
-            await self.delivery.many(others, element)
+        for show_jid in (True, False):  # MIX-ANON: the JID only to who may see it
+            to = [
+                c
+                for c in others
+                if anon.may_see(self.service, state, str(c.bare), user) is show_jid
+            ]
+            if to:
+                element = occupant_presence(
+                    state, user, nick, entry, codes, new_nick, show_jid=show_jid
+                )
+                if removal is not None:
+                    mark(element, removal)
+                await self.delivery.many(to, element)
         if own:
-            element = occupant_presence(state, user, nick, entry, (*codes, rules.SELF), new_nick)
+            element = occupant_presence(
+                state, user, nick, entry, (*codes, rules.SELF), new_nick, show_jid=True
+            )
             if removal is not None:
                 mark(element, removal)
             await self.delivery.many(own, element)

@@ -24,10 +24,14 @@ def occupant_presence(
     codes: Iterable[int] = (),
     new_nick: str | None = None,
     client: JID | None = None,
+    *,
+    show_jid: bool = False,
 ) -> Element:
     """The presence of occupant `user` as `nick` (no `to`): available with
     the presence of `entry` (a presence-node item, or a client's own
-    presence element with `client` its sender), unavailable when None."""
+    presence element with `client` its sender), unavailable when None. The
+    client's real JID is in it only with `show_jid` (`anon.may_see` of the
+    recipient, MIX-ANON)."""
     if entry is None:
         element = Element(NS.CLIENT, "presence", {"type": "unavailable"})
     else:
@@ -42,7 +46,7 @@ def occupant_presence(
     participant = state.participants.get(user)
     affiliation = affiliations.affiliation_of(state, user)
     role = affiliations.role_of(affiliation) if entry is not None else "none"
-    jid = str(client) if client is not None else None
+    jid = str(client) if client is not None and show_jid else None
     element.append(user_x(affiliation, role, jid, new_nick, codes))
     pid = (
         participant.id
