@@ -180,6 +180,8 @@ class StreamParser:
         """Free the expat parser between stanzas (about 13 KiB, most of an
         idle connection's memory); the next feed renews it (`_renew`).
         False, and nothing done, unless the stream is between stanzas."""
+        if self._parser is self._RELEASED:
+            return False  # already
         if self._depth != 1 or self._tail != b"" or self._failed is not None:
             return False
         self._parser = self._RELEASED
