@@ -60,11 +60,12 @@ def build_service(
     ChannelArchive(service)
     ChannelPresence(service)
     IqRelay(service)
-    Retractions(service, messages)
+    retractions = Retractions(service, messages)
     ChannelAvatar(service)  # after Nodes: it answers avatar reads first
     PrivateMessages(service)  # after IqRelay: it takes the messages to proxy JIDs
     Anonymity(service)
-    MucFace(service, admin, muc_domain)  # after the slices whose disco and MAM answers it extends
+    # After the slices whose disco and MAM answers it extends:
+    MucFace(service, admin, muc_domain, retractions)
     RegisteredNicks(service)  # after the MUC face: it checks nicks of entering clients too
     Invitations(service, admin)  # after RegisteredNicks: its join wraps theirs
     return service

@@ -130,10 +130,12 @@ class Retractions:
         if stored.duplicate:
             recipients = [user] if user in recipients else []
         await self.service.reflect(state, notice, recipients)
-        if participant is not None:
-            original_request = request if request is not None else notice
-            for listener in self.service.reflect_listeners:
-                await listener(state, notice, participant, original_request, stored.duplicate)
+        # Other faces (MUC) learn of it too, also when an administrator who
+        # is no participant retracted: then as the nickless id it acts under.
+        reflected_as = participant or Participant(channel, user, pid, "", frozenset(), now)
+        original_request = request if request is not None else notice
+        for listener in self.service.reflect_listeners:
+            await listener(state, notice, reflected_as, original_request, stored.duplicate)
         return Retracted(notice, stored.duplicate)
 
     def _admit(self, channel: str, user: str) -> None:

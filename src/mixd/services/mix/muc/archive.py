@@ -48,6 +48,14 @@ class MucArchive:
         self.mix_query = service.handlers[("channel", NS.MAM, "query", "set")]
         service.on_iq("channel", NS.MAM, "query", "set", self.query)
 
+    async def _muc_item(self, state: ChannelState, item: ArchiveItem) -> Element:
+        """`muc_item`, with retractions and tombstones in XEP-0424/0425 form."""
+        message = muc_item(state, item)
+        retractions = self.face.retractions
+        if retractions is None:
+            return message
+        return await retractions.archived(state, item, message)
+
     async def send_history(self, state: ChannelState, client: JID, history: History | None) -> None:
         plan = rules.plan_history(history, now_micros())
         if plan.limit == 0:
@@ -57,7 +65,7 @@ class MucArchive:
         channel = str(state.jid)
         texts = []
         for item in page.items:
-            message = muc_item(state, item)
+            message = await self._muc_item(state, item)
             message.attrs["id"] = item.id
             message.attrs["to"] = str(client)
             delay = {"from": channel, "stamp": format_datetime(item.timestamp)}
@@ -81,7 +89,7 @@ class MucArchive:
         page = await mam_storage.guarded(self.service.archive.query(plan.query))
         items = reversed(page.items) if plan.flip_page else iter(page.items)
         for item in items:
-            message = muc_item(state, item)
+            message = await self._muc_item(state, item)
             forwarded = result_message(
                 request.sender, state.jid, plan.queryid, item.id, item.timestamp, message
             )

@@ -15,6 +15,7 @@ from mixd.services.mix import anon
 from mixd.services.mix.anon_rules import Mode
 from mixd.services.mix.muc.affiliations import members_only
 from mixd.services.mix.muc.mirror import MIRROR_FORM, MUC_MIRROR_FORM
+from mixd.services.mix.muc.retract_rules import MODERATE
 from mixd.services.mix.service import MixService, Request
 from mixd.services.mix.state import ChannelState
 from mixd.xml.element import Element
@@ -29,6 +30,9 @@ ROOM_FEATURES = (
     NS.MUC_SELF_PING,
     NS.OCCUPANT_ID,
     NS.SID,
+    NS.RETRACT,
+    f"{NS.RETRACT}#tombstone",
+    MODERATE,
     "muc_persistent",
     "muc_unmoderated",
     "muc_unsecured",

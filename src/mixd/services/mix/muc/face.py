@@ -36,6 +36,7 @@ from mixd import ns as NS
 from mixd.codec.stanza import CodecError, Kind, Stanza, stanza_error_reply
 from mixd.codec.xep0045_muc import MucJoin
 from mixd.codec.xep0082_datetime import now_micros
+from mixd.codec.xep0407_misc import is_retraction
 from mixd.errors import StanzaError, StanzaErrorCondition
 from mixd.jid import JID
 from mixd.services.mix import anon
@@ -43,6 +44,7 @@ from mixd.services.mix import rules as mix_rules
 from mixd.services.mix.admin import rights as admin_rights
 from mixd.services.mix.admin.nodes import AdminNodes
 from mixd.services.mix.anon_rules import Mode
+from mixd.services.mix.misc.retraction import Retractions
 from mixd.services.mix.muc import rules
 from mixd.services.mix.muc.archive import MucArchive
 from mixd.services.mix.muc.between import BetweenOccupants
@@ -54,6 +56,7 @@ from mixd.services.mix.muc.moderation import Moderation
 from mixd.services.mix.muc.owner import RoomOwner
 from mixd.services.mix.muc.presence import occupant_presence, subject_message
 from mixd.services.mix.muc.removal import Removal, mark
+from mixd.services.mix.muc.retraction import MucRetractions
 from mixd.services.mix.muc.room import Room, Shown
 from mixd.services.mix.notify import notify_participant, notify_retract
 from mixd.services.mix.presence_state import ClientPresence
@@ -73,7 +76,11 @@ def _conflict() -> StanzaError:
 
 class MucFace:
     def __init__(
-        self, service: MixService, admin: AdminNodes, muc_domain: str | None = None
+        self,
+        service: MixService,
+        admin: AdminNodes,
+        muc_domain: str | None = None,
+        retractions: Retractions | None = None,
     ) -> None:
         self.service = service
         # Partially integrated mode: MUC clients use this mirror's domain.
@@ -90,6 +97,8 @@ class MucFace:
         self.moderation = Moderation(service, self, admin)
         RoomOwner(service, self, admin)
         MucInvitations(service, self, admin)
+        # Message retraction (XEP-0424/0425) needs MIX-MISC's retractions.
+        self.retractions = MucRetractions(service, self, retractions) if retractions else None
         service.occupant_handler = self.receive
         service.presence_listeners.append(self.presence_changed)
         service.participant_listeners.append(self.participant_changed)
@@ -403,6 +412,8 @@ class MucFace:
         occupant = rules.occupant_id_of(state.channel.secret, sender.id)
         muc = rules.muc_message(message, str(state.jid), sender.nick, occupant)
         muc.attrs["id"] = original.get("id") or message.attrs["id"]
+        if self.retractions is not None and is_retraction(message):
+            muc = await self.retractions.reflected(state, muc, sender)
         await self.delivery.many(clients, muc)
 
     async def check_subject(self, stanza: Stanza, state: ChannelState) -> None:
