@@ -11,7 +11,7 @@ from mixd.errors import StanzaError, StanzaErrorCondition
 from mixd.jid import JID
 from mixd.services.mix import rules as mix_rules
 from mixd.services.mix.muc import retract_rules as rr
-from mixd.services.mix.muc.rules import occupant_id_of
+from mixd.services.mix.muc.rules import muc_message, occupant_id_of
 from mixd.services.mix.state import ChannelState
 from mixd.storage.contracts.mix import Channel, Participant
 from mixd.xml.fragment import parse_element
@@ -135,3 +135,15 @@ def test_tombstones() -> None:
     moderated = rr.muc_tombstone(grave, rr.Moderator(CHANNEL, "occ"))
     found = moderated.find(RETRACT, "retracted")
     assert found is not None and found.find(MODERATE, "moderated") is not None
+
+
+def test_forged_marks_never_reach_muc_clients() -> None:
+    forged = parse_element(
+        "<message xmlns='jabber:client' type='groupchat'><body>trust me</body>"
+        f"<retracted xmlns='{RETRACT}' stamp='2026-01-01T00:00:00Z'/>"
+        f"<moderated xmlns='{MODERATE}' by='{CHANNEL}'/></message>"
+    )
+    shown = muc_message(forged, CHANNEL, "hecate", "occ")
+    assert shown.find(RETRACT, "retracted") is None
+    assert shown.find(MODERATE, "moderated") is None
+    assert shown.find_text(NS.CLIENT, "body") == "trust me"

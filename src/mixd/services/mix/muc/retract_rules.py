@@ -27,11 +27,11 @@ from mixd.codec.xep0407_misc import MAX_ID_LENGTH
 from mixd.errors import StanzaError, StanzaErrorCondition
 from mixd.jid import JID, JIDError
 from mixd.services.mix import rules as mix_rules
-from mixd.services.mix.muc.rules import occupant_id_of
+from mixd.services.mix.muc.rules import MODERATED_NS, occupant_id_of
 from mixd.services.mix.state import ChannelState
 from mixd.xml.element import Element
 
-MODERATE = "urn:xmpp:message-moderate:1"
+MODERATE = MODERATED_NS
 FALLBACK = "urn:xmpp:fallback:0"
 FALLBACK_BODY = "/me retracted a previous message, but it's unsupported by your client."
 MAX_REASON = 1024  # characters of a moderator's reason kept

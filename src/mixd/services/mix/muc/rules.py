@@ -15,6 +15,8 @@ from mixd.codec.xep0045_muc import History, occupant_id
 from mixd.codec.xep0369_mix import NAMESPACES
 from mixd.xml.element import Element
 
+MODERATED_NS = "urn:xmpp:message-moderate:1"  # XEP-0425
+
 DEFAULT_HISTORY = 20  # messages sent on entering when the client asks for no limit
 MAX_HISTORY = 100  # the most a client can ask for
 
@@ -78,12 +80,15 @@ def fit_chars(sizes: Sequence[int], maxchars: int | None) -> int:
 
 def strip_server_owned(element: Element) -> None:
     """Remove every copy of what only the room may write in a stanza from a
-    client: MIX attribution, MUC user data, occupant ids."""
+    client: MIX attribution, MUC user data, occupant ids, and tombstone and
+    moderation marks (XEP-0424/0425: only the room's count)."""
     for ns in NAMESPACES:
         element.remove_all(ns, "mix")
     element.remove_all(NS.MUC_USER, "x")
     element.remove_all(NS.MUC, "x")
     element.remove_all(NS.OCCUPANT_ID, "occupant-id")
+    element.remove_all(NS.RETRACT, "retracted")
+    element.remove_all(MODERATED_NS, "moderated")
 
 
 def muc_message(message: Element, channel: str, nick: str, occupant: str) -> Element:
