@@ -13,13 +13,29 @@ from slixmpp import ClientXMPP
 from slixmpp.exceptions import IqError
 
 from tests.helpers import TIMEOUT, ServerHandle
-from tests.integration.test_muc import CHANNEL, SID, body, hag, muc_client, occupant_id
+from tests.integration.test_muc import (
+    CHANNEL,
+    MUC_PLUGINS,
+    SID,
+    body,
+    hag,
+    muc_client,
+    occupant_id,
+)
+from tests.integration.test_muc_mirror import (
+    MIX_CHANNEL,
+    MUC_SERVICE,
+    ROOM,
+    mirrored,
+    muc_user,
+    owner_with_mix,
+)
 from tests.integration.test_muc_moderation import hag_in_muc
 from tests.mam_client import mam_query
 from tests.misc_client import MISC, error_for, retract, retract_id, send_raw
 from tests.mix_client import FromService, iq, join, mix_client
 
-__all__ = ["hag"]  # the fixture, shared with test_muc.py
+__all__ = ["hag", "mirrored"]  # fixtures, shared with test_muc.py and test_muc_mirror.py
 
 RETRACT = "urn:xmpp:message-retract:1"
 MODERATE = "urn:xmpp:message-moderate:1"
@@ -228,3 +244,34 @@ async def test_mix_side_retractions_reach_muc_clients(
     assert set(graves) == {hecates, greys}
     assert graves[hecates].find(f"{{{MODERATE}}}moderated") is not None
     assert graves[greys].find(f"{{{MODERATE}}}moderated") is None
+
+
+async def test_moderation_on_a_mirror_muc_domain(mirrored: ServerHandle) -> None:
+    """Partially integrated mode: the room's JIDs are the MUC domain's."""
+    await owner_with_mix(mirrored)
+    owner = await mirrored.client("hag66@localhost/muc", "pw-hag66", plugins=MUC_PLUGINS)
+    owner_seen = FromService(owner, "message", MUC_SERVICE)
+    await owner.plugin["xep_0045"].join_muc_wait(ROOM, "third witch", maxstanzas=0, timeout=TIMEOUT)
+    hecate, _, hecate_seen = await muc_user(mirrored, "hecate")
+    await hecate.plugin["xep_0045"].join_muc_wait(ROOM, "hecate", maxstanzas=0, timeout=TIMEOUT)
+    hecate.make_message(mto=ROOM, mbody="spam", mtype="groupchat").send()
+    seen = await owner_seen.until(body("spam"))
+    [sid] = seen.xml.findall(f"{{{SID}}}stanza-id")
+    assert sid.get("by") == ROOM
+    target = str(sid.get("id"))
+    with pytest.raises(IqError):
+        await iq(owner, MIX_CHANNEL, moderate(target))  # the MIX domain is MIX only
+    info = await hecate.plugin["xep_0030"].get_info(jid=ROOM, timeout=TIMEOUT)
+    assert MODERATE in info["disco_info"]["features"]
+
+    await iq(owner, ROOM, moderate(target, "Spam"))
+
+    notice = await hecate_seen.until(muc_retract_of(target))
+    assert str(notice["from"]) == ROOM
+    moderated = muc_retract(notice).find(f"{{{MODERATE}}}moderated")
+    assert moderated.get("by") == f"{ROOM}/third witch"
+    page = await mam_query(hecate, to=ROOM)
+    grave = dict(zip(page.ids, page.forwarded, strict=True))[target]
+    assert grave.xml.find(f"{{{RETRACT}}}retracted/{{{MODERATE}}}moderated").get("by") == (
+        f"{ROOM}/third witch"
+    )

@@ -11,7 +11,7 @@ domain: every attribute naming the MIX domain or one of its JIDs (`from`,
 `<stanza-id by/>`, `<delay from/>`, invitations, disco items). Text is
 left alone. On the MUC domain only what a MUC client needs is answered
 (disco, occupants, groupchat, invitations, `muc#admin`, `muc#owner`, MAM,
-the room's vCard); MIX requests there are `service-unavailable`.
+the room's vCard, XEP-0425 moderation); MIX requests there are `service-unavailable`.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from mixd import ns as NS
 from mixd.codec.stanza import Kind, Stanza, iq_payload, stanza_error_reply
 from mixd.errors import StanzaError, StanzaErrorCondition
 from mixd.jid import JID
+from mixd.services.mix.muc.retract_rules import MODERATE
 from mixd.services.mix.service import MixService
 from mixd.xml.element import Element
 
@@ -30,7 +31,8 @@ from mixd.xml.element import Element
 VIA_MUC: ContextVar[bool] = ContextVar("via_muc", default=False)
 
 SERVICE_IQS = frozenset({NS.DISCO_INFO, NS.DISCO_ITEMS})
-ROOM_IQS = SERVICE_IQS | {NS.MUC_ADMIN, NS.MUC_OWNER, NS.MAM, NS.VCARD}  # vCard: the avatar
+# vCard: the avatar; XEP-0425 moderation
+ROOM_IQS = SERVICE_IQS | {NS.MUC_ADMIN, NS.MUC_OWNER, NS.MAM, NS.VCARD, MODERATE}
 MIRROR_FORM = NS.MIX_MUC + "#mix-mirror"  # on the MUC domain, naming the MIX one
 MUC_MIRROR_FORM = NS.MIX_MUC + "#muc-mirror"  # on the MIX domain, naming the MUC one
 
