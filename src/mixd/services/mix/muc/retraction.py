@@ -17,6 +17,7 @@ too and the channel's archive keeps the tombstone.
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING
 
 from mixd import ns as NS
@@ -37,6 +38,8 @@ from mixd.xml.fragment import parse_element
 
 if TYPE_CHECKING:
     from mixd.services.mix.muc.face import MucFace
+
+log = logging.getLogger(__name__)
 
 
 def _bad_request(exc: CodecError) -> StanzaError:
@@ -83,11 +86,17 @@ class MucRetractions:
     # -- retractions in MUC form ---------------------------------------------------
 
     async def _sender_of(self, state: ChannelState, target: str) -> str | None:
-        """The participant id that sent the archived message `target`."""
+        """The participant id that sent the archived message `target`; None
+        when it is gone or the archive cannot tell now (the retraction is
+        done by then: MUC clients get it as the actor's own rather than the
+        actor an error)."""
         query = ArchiveQuery(str(state.jid), 1, ids=(target,))
         try:
             page = await guarded(self.service.archive.query(query))
         except ArchiveItemNotFound:
+            return None
+        except StanzaError:
+            log.warning("retracted message %s of %s not readable", target, state.jid)
             return None
         return page.items[0].with_resource if page.items else None
 
