@@ -46,6 +46,11 @@ class Blocklists:
         owners = await self._store.owners()
         self._listing.update(f"{username}@{host}" for host, username in owners)
 
+    @property
+    def anyone(self) -> bool:
+        """Whether any account may have a non-empty list."""
+        return bool(self._listing)
+
     def now(self, owner: str) -> frozenset[str] | None:
         """The list of `owner` (a normalised bare JID) if known without I/O,
         else None."""

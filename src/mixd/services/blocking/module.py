@@ -171,7 +171,10 @@ class BlockingModule(Module):
         """For one reflected channel message (from `channel/<participant id>`):
         a check per recipient bare JID, True when its list blocks the channel
         or the sender, None when the list is not in memory yet (the caller
-        then waits for `blocked_async`)."""
+        then waits for `blocked_async`). None instead of a check when nobody
+        blocks anything (the fan-out then skips the per-recipient call)."""
+        if not self.lists.anyone:
+            return None
         try:
             sender = JID.parse(message.attrs["from"])
         except (KeyError, JIDError):
