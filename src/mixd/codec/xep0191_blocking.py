@@ -32,51 +32,38 @@ def _encode(ns: str, name: str, jids: tuple[str, ...]) -> Element:
 
 
 @dataclass(frozen=True, slots=True)
-class Blocklist:
+class _JidList:
+    """The three payloads are the same shape: a list of <item jid=''/>."""
+
+    XMLNS: ClassVar[str] = NS.BLOCKING
+    NAME: ClassVar[str]
+
+    jids: tuple[str, ...] = ()
+
+    @classmethod
+    def decode(cls, element: Element) -> Self:
+        return cls(_items(element))
+
+    def encode(self) -> Element:
+        return _encode(self.XMLNS, self.NAME, self.jids)
+
+
+@dataclass(frozen=True, slots=True)
+class Blocklist(_JidList):
     """The list: empty in a get, every blocked JID in the result."""
 
-    XMLNS: ClassVar[str] = NS.BLOCKING
     NAME: ClassVar[str] = "blocklist"
 
-    jids: tuple[str, ...] = ()
-
-    @classmethod
-    def decode(cls, element: Element) -> Self:
-        return cls(_items(element))
-
-    def encode(self) -> Element:
-        return _encode(self.XMLNS, self.NAME, self.jids)
-
 
 @dataclass(frozen=True, slots=True)
-class Block:
+class Block(_JidList):
     """Block these JIDs (at least one; the service says `bad-request`)."""
 
-    XMLNS: ClassVar[str] = NS.BLOCKING
     NAME: ClassVar[str] = "block"
-
-    jids: tuple[str, ...] = ()
-
-    @classmethod
-    def decode(cls, element: Element) -> Self:
-        return cls(_items(element))
-
-    def encode(self) -> Element:
-        return _encode(self.XMLNS, self.NAME, self.jids)
 
 
 @dataclass(frozen=True, slots=True)
-class Unblock:
+class Unblock(_JidList):
     """Unblock these JIDs; none means every JID."""
 
-    XMLNS: ClassVar[str] = NS.BLOCKING
     NAME: ClassVar[str] = "unblock"
-
-    jids: tuple[str, ...] = ()
-
-    @classmethod
-    def decode(cls, element: Element) -> Self:
-        return cls(_items(element))
-
-    def encode(self) -> Element:
-        return _encode(self.XMLNS, self.NAME, self.jids)
