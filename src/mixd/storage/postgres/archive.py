@@ -20,7 +20,7 @@ is a fixed set of conditions with their `$n` placeholders, so filter input
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 
 from mixd.storage.contracts.archive import (
     ArchiveConflict,
@@ -73,31 +73,7 @@ class PostgresArchiveStore:
         self._db = db
 
     async def store(self, message: MessageRecord, entries: Sequence[NewEntry]) -> Stored:
-        if not entries:
-            raise ValueError("a message needs at least one archive entry")
-        message_id = new_id()
-        entry_ids = tuple(new_id() for _ in entries)
-        values = (
-            message_id,
-            message.xml,
-            message.timestamp,
-            message.sender,
-            message.type,
-            message.origin_id,
-        )
-
-        async def job(conn: Connection) -> Stored:
-            if message.origin_id is not None:
-                await conn.execute(_LOCK_ORIGIN, message.sender, message.origin_id)
-                earlier = await _earlier_copy(conn, message, entries)
-                if earlier is not None:
-                    return earlier
-            await _lock_owners(conn, entries)
-            seq = await conn.fetchval(_INSERT_MESSAGE, *values)
-            await _insert_entries(conn, int(seq), entries, entry_ids)
-            return Stored(message_id, entry_ids)
-
-        return await self._db.run(job)
+        return await self._db.run(_storing(message, entries))
 
     async def retract(
         self,
@@ -108,26 +84,7 @@ class PostgresArchiveStore:
         notice: MessageRecord,
         entries: Sequence[NewEntry],
     ) -> Stored:
-        if not entries:
-            raise ValueError("a message needs at least one archive entry")
-        message_id = new_id()
-        entry_ids = tuple(new_id() for _ in entries)
-        values = (
-            message_id,
-            notice.xml,
-            notice.timestamp,
-            notice.sender,
-            notice.type,
-            notice.origin_id,
-        )
-
-        async def job(conn: Connection) -> Stored:
-            if notice.origin_id is not None:
-                await conn.execute(_LOCK_ORIGIN, notice.sender, notice.origin_id)
-                earlier = await _earlier_copy(conn, notice, entries)
-                if earlier is not None:
-                    return earlier
-            await _lock_owners(conn, entries)
+        async def replace_with_tombstone(conn: Connection) -> None:
             # The row lock makes two retractions of one message take turns:
             # the second finds the tombstone, not what it expected.
             found = await conn.fetchrow(
@@ -143,11 +100,8 @@ class PostgresArchiveStore:
             await conn.execute(
                 "UPDATE messages SET xml = $1 WHERE seq = $2", tombstone, found["seq"]
             )
-            seq = await conn.fetchval(_INSERT_MESSAGE, *values)
-            await _insert_entries(conn, int(seq), entries, entry_ids)
-            return Stored(message_id, entry_ids)
 
-        return await self._db.run(job)
+        return await self._db.run(_storing(notice, entries, replace_with_tombstone))
 
     async def add_entries(self, message_id: str, entries: Sequence[NewEntry]) -> tuple[str, ...]:
         entry_ids = tuple(new_id() for _ in entries)
@@ -379,3 +333,39 @@ async def _insert_entries(
             for entry_id, e in zip(ids, entries, strict=True)
         ],
     )
+
+
+def _storing(
+    message: MessageRecord,
+    entries: Sequence[NewEntry],
+    first: Callable[[Connection], Awaitable[None]] | None = None,
+) -> Callable[[Connection], Awaitable[Stored]]:
+    """The job storing `message` with its entries (after `first`, in the same
+    transaction), or finding the copy a resend with its origin-id stored."""
+    if not entries:
+        raise ValueError("a message needs at least one archive entry")
+    message_id = new_id()
+    entry_ids = tuple(new_id() for _ in entries)
+    values = (
+        message_id,
+        message.xml,
+        message.timestamp,
+        message.sender,
+        message.type,
+        message.origin_id,
+    )
+
+    async def job(conn: Connection) -> Stored:
+        if message.origin_id is not None:
+            await conn.execute(_LOCK_ORIGIN, message.sender, message.origin_id)
+            earlier = await _earlier_copy(conn, message, entries)
+            if earlier is not None:
+                return earlier
+        await _lock_owners(conn, entries)
+        if first is not None:
+            await first(conn)
+        seq = await conn.fetchval(_INSERT_MESSAGE, *values)
+        await _insert_entries(conn, int(seq), entries, entry_ids)
+        return Stored(message_id, entry_ids)
+
+    return job
