@@ -47,7 +47,7 @@ from mixd.services.mix.state import ChannelState
 from mixd.xml.element import Element
 
 BY_PARTICIPANTS = "Participation Addition by Invitation from Participant"
-_KEY_LABEL = b"urn:xmpp:mix:misc:0 invitation"
+_KEY_LABEL = NS.MIX_MISC.encode() + b" invitation"  # the derived key's purpose (same bytes)
 
 
 def invitation_key(secret: bytes) -> bytes:
