@@ -18,6 +18,7 @@ from mixd.storage.contracts.mix import (
     Participant,
     jid_matches,
 )
+from mixd.storage.mix_columns import service_of
 
 
 class MemoryMixStore:
@@ -28,7 +29,7 @@ class MemoryMixStore:
         self._access: dict[tuple[str, AccessList], set[str]] = {}
 
     async def create_channel(self, channel: Channel) -> None:
-        _service(channel.jid)
+        service_of(channel.jid)
         if channel.jid in self._channels:
             raise ChannelExists(f"channel {channel.jid} already exists")
         self._channels[channel.jid] = replace(
@@ -53,7 +54,7 @@ class MemoryMixStore:
             jid
             for jid, channel in self._channels.items()
             if (adhoc or not channel.adhoc)
-            and _service(jid) == service
+            and service_of(jid) == service
             and (after is None or jid > after)
         )
         return [_copy(self._channels[jid]) for jid in jids[:limit]]
@@ -93,7 +94,7 @@ class MemoryMixStore:
         due = sorted(
             (c.end_of_life, jid)
             for jid, c in self._channels.items()
-            if c.end_of_life is not None and c.end_of_life <= now and _service(jid) == service
+            if c.end_of_life is not None and c.end_of_life <= now and service_of(jid) == service
         )
         return [jid for _, jid in due[:limit]]
 
@@ -174,14 +175,6 @@ class MemoryMixStore:
             return False
         members[jid] = replace(old, preferences=tuple(sorted(dict(preferences).items())))
         return True
-
-
-def _service(jid: str) -> str:
-    """The service (domain) part of a channel's bare JID."""
-    local, at, service = jid.partition("@")
-    if not at or not local or not service or "/" in jid:
-        raise ValueError(f"not a channel JID: {jid!r}")
-    return service
 
 
 def _check_nick(members: dict[str, Participant], channel: str, jid: str, nick: str) -> None:

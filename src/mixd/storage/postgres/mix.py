@@ -9,7 +9,6 @@ backs it up.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 
 import asyncpg
@@ -23,6 +22,13 @@ from mixd.storage.contracts.mix import (
     NickTaken,
     Participant,
     jid_matches,
+)
+from mixd.storage.mix_columns import (
+    config_json,
+    config_of,
+    preferences_json,
+    preferences_of,
+    service_of,
 )
 from mixd.storage.postgres.database import Connection, PostgresDatabase
 
@@ -59,14 +65,14 @@ class PostgresMixStore:
 
     async def create_channel(self, channel: Channel) -> None:
         values = (
-            _service(channel.jid),
+            service_of(channel.jid),
             channel.jid,
             channel.adhoc,
             channel.created,
             _sorted_set(channel.owners),
             bytes(channel.secret),
             *_info_values(channel.info),
-            _json_config(channel.config),
+            config_json(channel.config),
             channel.config_updated,
             channel.end_of_life,
         )
@@ -136,7 +142,7 @@ class PostgresMixStore:
         updated: int,
         end_of_life: int | None,
     ) -> None:
-        values = (_sorted_set(owners), _json_config(config), updated, end_of_life, jid)
+        values = (_sorted_set(owners), config_json(config), updated, end_of_life, jid)
 
         async def job(conn: Connection) -> None:
             changed = await conn.fetchval(
@@ -238,7 +244,7 @@ class PostgresMixStore:
         p = participant
         values = (
             p.channel, p.jid, p.id, p.nick, _sorted_set(p.nodes), p.joined,
-            _json_preferences(p.preferences),
+            preferences_json(p.preferences),
         )  # fmt: skip
 
         async def job(conn: Connection) -> None:
@@ -302,7 +308,7 @@ class PostgresMixStore:
     async def set_preferences(
         self, channel: str, jid: str, preferences: tuple[tuple[str, str], ...]
     ) -> bool:
-        text = _json_preferences(preferences)
+        text = preferences_json(preferences)
 
         async def job(conn: Connection) -> bool:
             status = await conn.execute(
@@ -314,14 +320,6 @@ class PostgresMixStore:
             return str(status) != "UPDATE 0"
 
         return bool(await self._db.run(job))
-
-
-def _service(jid: str) -> str:
-    """The service (domain) part of a channel's bare JID."""
-    local, at, service = jid.partition("@")
-    if not at or not local or not service or "/" in jid:
-        raise ValueError(f"not a channel JID: {jid!r}")
-    return service
 
 
 async def _lock_channel(conn: Connection, jid: str) -> bool:
@@ -368,19 +366,6 @@ def _sorted_set(values: Iterable[str]) -> list[str]:
     return sorted(set(values))
 
 
-def _json_config(config: dict[str, tuple[str, ...]]) -> str:
-    return json.dumps({k: list(v) for k, v in config.items()}, sort_keys=True)
-
-
-def _config(text: str) -> dict[str, tuple[str, ...]]:
-    settings = json.loads(text)
-    assert isinstance(settings, dict)
-    return {
-        str(k): (str(v),) if isinstance(v, str) else tuple(str(x) for x in v)
-        for k, v in settings.items()
-    }
-
-
 def _channel(row: asyncpg.Record) -> Channel:
     end_of_life = row["end_of_life"]
     return Channel(
@@ -395,7 +380,7 @@ def _channel(row: asyncpg.Record) -> Channel:
             tuple(row["info_contact"]),
             int(row["info_updated"]),
         ),
-        config=_config(row["config"]),
+        config=config_of(row["config"]),
         config_updated=int(row["config_updated"]),
         end_of_life=None if end_of_life is None else int(end_of_life),
     )
@@ -409,15 +394,5 @@ def _participant(row: asyncpg.Record) -> Participant:
         str(row["nick"]),
         frozenset(row["nodes"]),
         int(row["joined"]),
-        _preferences(row["preferences"]),
+        preferences_of(row["preferences"]),
     )
-
-
-def _json_preferences(preferences: tuple[tuple[str, str], ...]) -> str:
-    return json.dumps(dict(preferences), sort_keys=True)
-
-
-def _preferences(text: str) -> tuple[tuple[str, str], ...]:
-    values = json.loads(text)
-    assert isinstance(values, dict)
-    return tuple(sorted((str(k), str(v)) for k, v in values.items()))

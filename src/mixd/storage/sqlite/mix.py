@@ -21,6 +21,13 @@ from mixd.storage.contracts.mix import (
     Participant,
     jid_matches,
 )
+from mixd.storage.mix_columns import (
+    config_json,
+    config_of,
+    preferences_json,
+    preferences_of,
+    service_of,
+)
 from mixd.storage.sqlite.database import SQLiteDatabase
 
 _CHANNEL_COLUMNS = (
@@ -53,14 +60,14 @@ class SQLiteMixStore:
 
     async def create_channel(self, channel: Channel) -> None:
         row = (
-            _service(channel.jid),
+            service_of(channel.jid),
             channel.jid,
             int(channel.adhoc),
             channel.created,
             _json_set(channel.owners),
             bytes(channel.secret),
             *_info_values(channel.info),
-            _json_config(channel.config),
+            config_json(channel.config),
             channel.config_updated,
             channel.end_of_life,
         )
@@ -126,7 +133,7 @@ class SQLiteMixStore:
         updated: int,
         end_of_life: int | None,
     ) -> None:
-        values = (_json_set(owners), _json_config(config), updated, end_of_life, jid)
+        values = (_json_set(owners), config_json(config), updated, end_of_life, jid)
 
         def job(conn: sqlite3.Connection) -> None:
             cursor = conn.execute(
@@ -217,7 +224,7 @@ class SQLiteMixStore:
         p = participant
         row = (
             p.channel, p.jid, p.id, p.nick, _json_set(p.nodes), p.joined,
-            _json_preferences(p.preferences),
+            preferences_json(p.preferences),
         )  # fmt: skip
 
         def job(conn: sqlite3.Connection) -> None:
@@ -272,7 +279,7 @@ class SQLiteMixStore:
     async def set_preferences(
         self, channel: str, jid: str, preferences: tuple[tuple[str, str], ...]
     ) -> bool:
-        text = _json_preferences(preferences)
+        text = preferences_json(preferences)
 
         def job(conn: sqlite3.Connection) -> bool:
             cursor = conn.execute(
@@ -282,14 +289,6 @@ class SQLiteMixStore:
             return cursor.rowcount > 0
 
         return await self._db.run(job)
-
-
-def _service(jid: str) -> str:
-    """The service (domain) part of a channel's bare JID."""
-    local, at, service = jid.partition("@")
-    if not at or not local or not service or "/" in jid:
-        raise ValueError(f"not a channel JID: {jid!r}")
-    return service
 
 
 def _channel_exists(conn: sqlite3.Connection, jid: str) -> bool:
@@ -321,19 +320,6 @@ def _json_set(values: Iterable[str]) -> str:
     return json.dumps(sorted(set(values)))
 
 
-def _json_config(config: dict[str, tuple[str, ...]]) -> str:
-    return json.dumps({k: list(v) for k, v in config.items()}, sort_keys=True)
-
-
-def _config(text: str) -> dict[str, tuple[str, ...]]:
-    settings = json.loads(text)
-    assert isinstance(settings, dict)
-    return {
-        str(k): (str(v),) if isinstance(v, str) else tuple(str(x) for x in v)
-        for k, v in settings.items()
-    }
-
-
 def _strings(text: object) -> tuple[str, ...]:
     assert isinstance(text, str)
     return tuple(str(v) for v in json.loads(text))
@@ -358,21 +344,10 @@ def _channel(row: tuple[object, ...]) -> Channel:
         owners=_strings(owners),
         secret=secret,
         info=ChannelInfo(_opt_str(name), _opt_str(description), _strings(contact), updated),
-        config=_config(config),
+        config=config_of(config),
         config_updated=config_updated,
         end_of_life=end_of_life,
     )
-
-
-def _json_preferences(preferences: tuple[tuple[str, str], ...]) -> str:
-    return json.dumps(dict(preferences), sort_keys=True)
-
-
-def _preferences(text: object) -> tuple[tuple[str, str], ...]:
-    assert isinstance(text, str)
-    values = json.loads(text)
-    assert isinstance(values, dict)
-    return tuple(sorted((str(k), str(v)) for k, v in values.items()))
 
 
 def _participant(row: tuple[object, ...]) -> Participant:
@@ -380,5 +355,5 @@ def _participant(row: tuple[object, ...]) -> Participant:
     assert isinstance(channel, str) and isinstance(jid, str)
     assert isinstance(pid, str) and isinstance(nick, str) and isinstance(joined, int)
     return Participant(
-        channel, jid, pid, nick, frozenset(_strings(nodes)), joined, _preferences(preferences)
+        channel, jid, pid, nick, frozenset(_strings(nodes)), joined, preferences_of(preferences)
     )
