@@ -36,7 +36,6 @@ from mixd import ns as NS
 from mixd.codec.stanza import CodecError, Kind, Stanza, stanza_error_reply
 from mixd.codec.xep0045_muc import MucJoin
 from mixd.codec.xep0082_datetime import now_micros
-from mixd.codec.xep0407_misc import is_retraction
 from mixd.errors import StanzaError, StanzaErrorCondition
 from mixd.jid import JID
 from mixd.services.mix import anon
@@ -51,6 +50,7 @@ from mixd.services.mix.muc.between import BetweenOccupants
 from mixd.services.mix.muc.delivery import Delivery
 from mixd.services.mix.muc.disco import MucDiscovery
 from mixd.services.mix.muc.invite import MucInvitations
+from mixd.services.mix.muc.messages import ChannelMessages
 from mixd.services.mix.muc.mirror import MucMirror, Reach
 from mixd.services.mix.muc.moderation import Moderation
 from mixd.services.mix.muc.owner import RoomOwner
@@ -102,8 +102,7 @@ class MucFace:
         service.occupant_handler = self.receive
         service.presence_listeners.append(self.presence_changed)
         service.participant_listeners.append(self.participant_changed)
-        service.reflect_listeners.append(self.reflected)
-        service.message_handlers.insert(0, self.check_subject)
+        ChannelMessages(service, self)
 
     def is_occupant(self, state: ChannelState, client: JID) -> bool:
         room = self.rooms.get(str(state.jid))
@@ -384,43 +383,3 @@ class MucFace:
             return
         await self._sync(state, room, user, None)
         self._forget_if_empty(state, room)
-
-    async def reflected(
-        self,
-        state: ChannelState,
-        message: Element,
-        sender: Participant,
-        original: Element,
-        duplicate: bool,
-    ) -> None:
-        """A message the channel reflected, to every joined MUC client (only
-        the sender's when it was a resent duplicate)."""
-        room = self.rooms.get(str(state.jid))
-        if room is None:
-            return
-        if duplicate:
-            clients = room.resources_of(sender.jid)
-        else:  # not to a user banned while this message was being stored
-            participants, leaving = state.participants, state.leaving
-            clients = [
-                client
-                for client, user in room.occupants.items()
-                if user in participants and user not in leaving
-            ]
-        if not clients:
-            return
-        occupant = rules.occupant_id_of(state.channel.secret, sender.id)
-        muc = rules.muc_message(message, str(state.jid), sender.nick, occupant)
-        muc.attrs["id"] = original.get("id") or message.attrs["id"]
-        if self.retractions is not None and is_retraction(message):
-            muc = await self.retractions.reflected(state, muc, sender)
-        await self.delivery.many(clients, muc)
-
-    async def check_subject(self, stanza: Stanza, state: ChannelState) -> None:
-        """The subject is the channel's info node, set through MIX."""
-        element = stanza.element
-        subject = element.find(NS.CLIENT, "subject")
-        if subject is not None and element.find(NS.CLIENT, "body") is None:
-            raise StanzaError(
-                StanzaErrorCondition.FORBIDDEN, "the subject is the channel's info; set it there"
-            )
