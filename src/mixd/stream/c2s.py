@@ -21,7 +21,6 @@ from mixd.errors import (
     StreamErrorCondition,
 )
 from mixd.jid import JID, JIDError, normalize_resource
-from mixd.stream import sm
 from mixd.stream.c2s_events import (
     AccountLookup,
     Authenticated,
@@ -44,6 +43,7 @@ from mixd.stream.c2s_events import (
 )
 from mixd.stream.c2s_register import Registration
 from mixd.stream.c2s_sasl import SaslInProgress, SaslNegotiation
+from mixd.stream.c2s_sm import StreamManagement
 from mixd.stream.features import stream_features
 from mixd.stream.header import check_stream_header, stream_close, stream_error, stream_header
 from mixd.xml.element import Element
@@ -73,7 +73,7 @@ __all__ = [
 ]
 
 
-class C2SStream(SaslNegotiation, Registration):
+class C2SStream(SaslNegotiation, Registration, StreamManagement):
     def __init__(self, settings: C2SSettings, *, tls_active: bool = False) -> None:
         self.settings = settings
         self.tls_active = tls_active
@@ -325,56 +325,9 @@ class C2SStream(SaslNegotiation, Registration):
         reply = error_reply(Element(NS.CLIENT, "iq", {"id": iq_id}), None, None, error)
         self._out.append(serialize(reply))
 
-    def _on_sm_before_bind(self, el: Element) -> None:
-        h = sm.parse_h(el) if el.name == "resume" else None
-        previd = el.get("previd")
-        if el.name == "resume" and h is not None and previd and self.jid is not None:
-            self._state = StreamState.WAIT
-            self._events.append(SmResume(self.jid, previd, h))
-        elif el.name in ("enable", "resume"):
-            self._out.append(
-                sm.failed("unexpected-request" if el.name == "enable" else "bad-request")
-            )
-        else:
-            raise StreamError(StreamErrorCondition.UNSUPPORTED_STANZA_TYPE)
-
-    def _on_sm(self, el: Element) -> None:
-        if el.name == "r":
-            self._events.append(SmAckRequest())
-        elif el.name == "a":
-            h = sm.parse_h(el)
-            if h is None:
-                raise StreamError(StreamErrorCondition.INVALID_XML, "bad h")
-            self._events.append(SmAck(h))
-        elif el.name == "enable":
-            self._events.append(SmEnable(el.get("resume") in ("true", "1")))
-        elif el.name == "resume":
-            self._out.append(sm.failed("unexpected-request"))
-        else:
-            raise StreamError(StreamErrorCondition.UNSUPPORTED_STANZA_TYPE)
-
     def send_raw(self, text: str) -> None:
         if self._state is not StreamState.CLOSED:
             self._out.append(text)
-
-    def resumed(self, jid: JID, previd: str, h: int) -> list[C2SEvent]:
-        """The driver took over the old session: the stream carries on as bound."""
-        if self._state is StreamState.CLOSED:
-            return []
-        self.jid = jid
-        self._out.append(sm.resumed(previd, h))
-        self._parser.set_limits(self.settings.limits)
-        self._state = StreamState.BOUND
-        self._run()
-        return self._take_events()
-
-    def resume_failed(self) -> list[C2SEvent]:
-        if self._state is StreamState.CLOSED:
-            return []
-        self._out.append(sm.failed("item-not-found"))
-        self._state = StreamState.NEGOTIATING
-        self._run()
-        return self._take_events()
 
     def _on_stanza(self, el: Element) -> None:
         if el.ns == NS.SM:
