@@ -688,3 +688,26 @@ def test_a_renewed_parser_gives_the_same_events(monkeypatch: pytest.MonkeyPatch)
     assert len(expected) == 9 and expected[-1] == ("close",)
     for size in (1, 2, 3, 7, 64):
         assert describe(feed_chunks(chunked(data, size))) == expected
+
+
+def test_released_parser_is_renewed_on_the_next_input() -> None:
+    """An idle stream's expat parser is freed between stanzas; the next
+    input renews it inside the same stream (namespaces, prefixes) and a
+    stanza split across the release point is refused release."""
+    parser = Parser(Limits())
+    parser.feed(HEADER)
+    parser.feed(b"<message to='a@example.org'><body>one</body></message>")
+    assert parser.release()
+    assert not parser.release()  # nothing left to free
+    parser.feed(b"<message to='a@example.org'><bo")
+    assert not parser.release()  # mid-stanza: the parser holds its state
+    events = parser.feed(b"dy>two</body></message>")
+    assert parser.release()
+    ping = b"<iq type='get' id='p'><ping xmlns='urn:xmpp:ping'/></iq></stream:stream>"
+    events += parser.feed(ping)
+    elements = [e.element for e in events if isinstance(e, ElementReceived)]
+    assert [e.name for e in elements] == ["message", "iq"]
+    assert {e.ns for e in elements} == {"jabber:client"}
+    assert elements[0].find("jabber:client", "body").text == "two"  # type: ignore[union-attr]
+    assert elements[1].find("urn:xmpp:ping", "ping") is not None
+    assert isinstance(events[-1], StreamClosed)

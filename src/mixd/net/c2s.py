@@ -170,13 +170,6 @@ class C2SConnection(Authentication, StreamExtras, ConnectionLimits, asyncio.Prot
         self.machine.send_raw(data)
         self._schedule_flush()
 
-    def release_parser_if_quiet(self, quiet_since: float) -> bool:
-        return (
-            self._last_rx <= quiet_since
-            and self.transport is not None
-            and self.machine.release_parser()
-        )
-
     def shut_down(self) -> None:
         """Graceful server stop: read no more, handle what was received, tell
         an XEP-0198 client how much that was, then end with system-shutdown."""

@@ -1,7 +1,7 @@
 """Per-connection limits for client connections (a slice of C2SConnection,
-mixed in): admission at accept, inbound byte and stanza shaping, and no
-reading while the stream waits for a decision. See "Limits and bounded
-state" in docs/architecture.md."""
+mixed in): admission at accept, inbound byte and stanza shaping, no
+reading while the stream waits for a decision, and no parser kept for a
+silent stream. See "Limits and bounded state" in docs/architecture.md."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from mixd.core.rate import TokenBucket
 from mixd.errors import StreamErrorCondition
 from mixd.logfmt import log_event
 from mixd.net.flow import Hold, ReadControl
+from mixd.stream import c2s
 
 if TYPE_CHECKING:
     from mixd.net.policy import ConnectionPolicy
@@ -37,6 +38,9 @@ class ConnectionLimits:
     peer: str
     _close_reason: str
     _gone: bool
+    _last_rx: float
+    transport: asyncio.Transport | None
+    machine: c2s.C2SStream
 
     def _ip(self) -> str:
         raise NotImplementedError
@@ -51,6 +55,15 @@ class ConnectionLimits:
         extra: str | None = None,
     ) -> None:
         raise NotImplementedError
+
+    def release_parser_if_quiet(self, quiet_since: float) -> bool:
+        """Memory for idle connections: free the XML parser of a stream that
+        has been silent since `quiet_since` (net/policy.release_idle_parsers)."""
+        return (
+            self._last_rx <= quiet_since
+            and self.transport is not None
+            and self.machine.release_parser()
+        )
 
     def _init_limits(self) -> None:
         policy = self.policy
