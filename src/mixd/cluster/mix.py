@@ -28,7 +28,8 @@ from mixd.cluster.node import ClusterNode, owner_of
 from mixd.codec.stanza import Kind, Stanza
 from mixd.core.router import ServiceHandler
 from mixd.jid import JID
-from mixd.services.mix.service import LocalParticipants, MixService
+from mixd.services.mix.local import LocalParticipants
+from mixd.services.mix.service import MixService
 from mixd.services.mix.state import ChannelState
 from mixd.services.mix_pam.local import LocalMembers
 from mixd.xml.element import Element

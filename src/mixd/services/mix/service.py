@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal, Protocol, TypeVar
+from typing import TYPE_CHECKING, Literal, TypeVar
 
 from mixd import ns as NS
 from mixd.codec.stanza import CodecError, Kind, Stanza, iq_payload, iq_result
@@ -22,6 +22,7 @@ from mixd.jid import JID
 from mixd.services.mix.admin import rights as admin_rights
 from mixd.services.mix.admin.config import ChannelConfig
 from mixd.services.mix.admin.rights import NodeRights, Role
+from mixd.services.mix.local import LocalParticipants
 from mixd.services.mix.presence_state import PresencePolicy
 from mixd.services.mix.state import ChannelState
 from mixd.storage.contracts.mix import Channel, MixStore, Participant
@@ -75,34 +76,6 @@ class NodeOps:
     items: Callable[[Request], list[Element]]  # <item/> elements in the pubsub namespace
     publish: Callable[[Request, Item], Awaitable[str]] | None = None  # returns the item id
     retract: Callable[[Request, str], Awaitable[None]] | None = None
-
-
-class LocalParticipants(Protocol):
-    """What the participants' own server does when it is this server
-    (MIX-PAM), called directly instead of through one routed stanza per
-    participant. Users are bare JIDs as strings."""
-
-    def is_local(self, user: str) -> bool: ...
-
-    async def follow(self, state: ChannelState, user: str) -> None:
-        """`user`'s archive shows the channel's messages from now on. Called
-        before the user becomes a subscriber of the messages node, so every
-        message reflected to the user is in the user's archive."""
-        ...
-
-    async def unfollow(self, state: ChannelState, user: str) -> None:
-        """Called after the user stopped being a subscriber of messages."""
-        ...
-
-    async def reconcile(self, state: ChannelState, users: frozenset[str]) -> None:
-        """A channel loaded from storage: exactly these local users follow it
-        (repairs what a crash between the two commits left)."""
-        ...
-
-    def deliver(self, state: ChannelState, message: Element, users: Iterable[str]) -> None:
-        """Hand a channel message (no `to`, `id` the archive id) to the
-        clients of these local users, without waiting."""
-        ...
 
 
 @dataclass(frozen=True, slots=True)
